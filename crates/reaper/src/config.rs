@@ -1,0 +1,437 @@
+//! What reaper was asked to do, and the one table-driven parser that fills it for every persona.
+//!
+//! A persona (see `persona.rs`) is a table of options and environment variables whose actions set
+//! fields of [`Config`]; the PID-1 core only ever reads a `Config`. Parsing stops at the first
+//! non-option and at `--`; flags are applied first, then the variables of the options no flag set,
+//! so a flag always beats its variable.
+
+use crate::persona::Persona;
+use crate::signals::{self, SIGTERM};
+use crate::sys::{self, Args};
+use core::ffi::CStr;
+
+/// Where forwarded signals go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forward {
+    /// The child alone.
+    Child,
+    /// The child's process group.
+    Group,
+    /// The child's process group, the child leading a new session (dumb-init's default).
+    Session,
+}
+
+/// Everything the core needs to know, filled by the persona's options.
+pub struct Config {
+    /// The persona whose messages and exit codes apply.
+    pub persona: &'static Persona,
+    /// Where forwarded signals go.
+    pub forward: Forward,
+    /// Signal rewrites: `rewrite[n]` is sent for signal `n`; 0 drops it.
+    pub rewrite: [u8; 65],
+    /// Whether the user rewrote signal `n` (job-control defaults do not override user rewrites).
+    pub rewritten: sys::SigSet,
+    /// Exit codes mapped to 0 (bit `n` of the 256-bit set).
+    pub remap_exit: [u64; 4],
+    /// Parent-death signal for reaper itself (0: none).
+    pub pdeathsig: i32,
+    /// `--user USER[:GROUP]` as given.
+    pub user: Option<&'static [u8]>,
+    /// Log each reaped orphan.
+    pub warn_reaped: bool,
+    /// 0 errors, 1 warnings (default), 2 info, 3 debug.
+    pub verbosity: u8,
+    /// Drain: grace period in milliseconds between the drain signal and SIGKILL.
+    pub grace_ms: u64,
+    /// Drain: first signal.
+    pub drain_signal: i32,
+    /// Drain remaining processes when the program exits (false: exit at once, as tini does).
+    pub drain: bool,
+    /// The user asked for subreaper registration explicitly (tini `-s`): failure is fatal.
+    pub subreaper_required: bool,
+    /// Pause mode: no child.
+    pub pause: bool,
+    /// Index in argv of PROGRAM (0: none given).
+    pub program: usize,
+}
+
+impl Config {
+    /// The defaults shared by every persona; the persona's `defaults` adjusts them.
+    pub fn new(persona: &'static Persona) -> Config {
+        let mut rewrite = [0u8; 65];
+        for (n, r) in rewrite.iter_mut().enumerate() {
+            *r = n as u8;
+        }
+        Config {
+            persona,
+            forward: Forward::Child,
+            rewrite,
+            rewritten: sys::SigSet(0),
+            remap_exit: [0; 4],
+            pdeathsig: 0,
+            user: None,
+            warn_reaped: false,
+            verbosity: 1,
+            grace_ms: 5000,
+            drain_signal: SIGTERM,
+            drain: true,
+            subreaper_required: false,
+            pause: false,
+            program: 0,
+        }
+    }
+
+    /// Sets a signal rewrite given by the user.
+    pub fn set_rewrite(&mut self, from: i32, to: i32) {
+        self.rewrite[from as usize] = to as u8;
+        self.rewritten = self.rewritten.with(from);
+    }
+
+    /// Maps exit `code` to 0.
+    pub fn add_remap(&mut self, code: u8) {
+        self.remap_exit[(code / 64) as usize] |= 1 << (code % 64);
+    }
+
+    /// The status reaper exits with for a program status `code` (after the 128+N mapping).
+    pub fn exit_code(&self, code: i32) -> i32 {
+        let c = (code & 0xff) as u8;
+        if self.remap_exit[(c / 64) as usize] & (1 << (c % 64)) != 0 {
+            0
+        } else {
+            code & 0xff
+        }
+    }
+}
+
+/// What an option does when it is given.
+#[derive(Clone, Copy)]
+pub enum Act {
+    /// A flag without argument.
+    Set(fn(&mut Config)),
+    /// An option with an argument; `Err` names what is wrong with the value.
+    Value(fn(&mut Config, &'static [u8]) -> Result<(), &'static str>),
+    /// Print help and exit.
+    Help,
+    /// Print the version and exit.
+    Version,
+    /// Print the license and exit.
+    License,
+}
+
+/// A command-line option of a persona.
+pub struct Opt {
+    /// Short name (`b'g'` for `-g`), 0 for none.
+    pub short: u8,
+    /// Long name without dashes, "" for none.
+    pub long: &'static str,
+    /// What it does.
+    pub act: Act,
+    /// Key shared with its environment variable (a flag beats the variable with the same key).
+    pub key: u8,
+}
+
+/// When an environment variable counts as given.
+#[derive(Clone, Copy)]
+pub enum When {
+    /// Set to anything (tini, catatonit).
+    Set,
+    /// Set to exactly this value (dumb-init: `DUMB_INIT_SETSID=0`).
+    Equals(&'static [u8]),
+    /// reaper's booleans: 1/true/yes/on, or 0/false/no/off/empty for no; anything else is an error.
+    Bool,
+    /// Its value is the option's argument.
+    Value,
+}
+
+/// An environment variable of a persona.
+pub struct EnvOpt {
+    /// The variable's name.
+    pub name: &'static CStr,
+    /// When it applies.
+    pub when: When,
+    /// What it does (`Set` for flags, `Value` for values).
+    pub act: Act,
+    /// The option key it stands for.
+    pub key: u8,
+}
+
+/// What parsing decided.
+pub enum Parsed {
+    /// Run with this configuration.
+    Run(Config),
+    /// Print this and exit 0 (help, version, license).
+    Print(Act),
+}
+
+/// A usage error: which option or variable, the value, and what is wrong.
+pub struct UsageError {
+    /// The option as written (`-r`, `--rewrite`, `REAPER_REWRITE`), or "" for a missing program.
+    pub what: &'static [u8],
+    /// The offending value (may be empty).
+    pub value: &'static [u8],
+    /// What is wrong, for a person.
+    pub reason: &'static str,
+}
+
+/// Parses argv (from index `first`) and the environment for `persona`.
+pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Parsed, UsageError> {
+    let mut cfg = Config::new(persona);
+    (persona.defaults)(&mut cfg);
+    if let Some(act) = (persona.early)(args) {
+        return Ok(Parsed::Print(act));
+    }
+    let mut seen: u64 = 0;
+    let mut i = first;
+    while i < args.len() {
+        let arg = args.get(i);
+        if arg == b"--" {
+            i += 1;
+            break;
+        }
+        if arg.len() < 2 || arg[0] != b'-' {
+            break; // the first non-option is PROGRAM
+        }
+        if let Some(long) = arg.strip_prefix(b"--") {
+            let (name, inline) = match long.iter().position(|&c| c == b'=') {
+                Some(eq) => (&long[..eq], Some(&long[eq + 1..])),
+                None => (long, None),
+            };
+            let opt = persona
+                .opts
+                .iter()
+                .find(|o| !o.long.is_empty() && o.long.as_bytes() == name);
+            let Some(opt) = opt else {
+                return Err(UsageError {
+                    what: arg,
+                    value: b"",
+                    reason: "unknown option",
+                });
+            };
+            let value = match (opt.act, inline) {
+                (Act::Value(_), Some(v)) => Some(v),
+                (Act::Value(_), None) => {
+                    i += 1;
+                    if i >= args.len() {
+                        return Err(UsageError {
+                            what: arg,
+                            value: b"",
+                            reason: "needs a value",
+                        });
+                    }
+                    Some(args.get(i))
+                }
+                (_, Some(_)) => {
+                    return Err(UsageError {
+                        what: arg,
+                        value: b"",
+                        reason: "takes no value",
+                    })
+                }
+                (_, None) => None,
+            };
+            if let Some(done) = apply(&mut cfg, opt.act, value, arg)? {
+                return Ok(done);
+            }
+            seen |= 1 << opt.key;
+        } else {
+            // A cluster of short options: `-gw`, `-v -v`, `-rTERM:INT` or `-r TERM:INT`.
+            let mut j = 1;
+            while j < arg.len() {
+                let c = arg[j];
+                let Some(opt) = persona.opts.iter().find(|o| o.short == c) else {
+                    return Err(UsageError {
+                        what: short_name(c),
+                        value: b"",
+                        reason: "unknown option",
+                    });
+                };
+                let mut value = None;
+                if let Act::Value(_) = opt.act {
+                    if j + 1 < arg.len() {
+                        value = Some(&arg[j + 1..]);
+                    } else {
+                        i += 1;
+                        if i >= args.len() {
+                            return Err(UsageError {
+                                what: short_name(c),
+                                value: b"",
+                                reason: "needs a value",
+                            });
+                        }
+                        value = Some(args.get(i));
+                    }
+                    j = arg.len();
+                } else {
+                    j += 1;
+                }
+                if let Some(done) = apply(&mut cfg, opt.act, value, short_name(c))? {
+                    return Ok(done);
+                }
+                seen |= 1 << opt.key;
+            }
+        }
+        i += 1;
+    }
+    for env in persona.envs {
+        if seen & (1 << env.key) != 0 {
+            continue;
+        }
+        let Some(value) = sys::getenv(env.name) else {
+            continue;
+        };
+        let what = env.name.to_bytes();
+        let given = match env.when {
+            When::Set => true,
+            When::Equals(v) => value == v,
+            When::Value => true,
+            When::Bool => match value {
+                b"1" | b"true" | b"yes" | b"on" => true,
+                b"" | b"0" | b"false" | b"no" | b"off" => false,
+                _ => {
+                    return Err(UsageError {
+                        what,
+                        value,
+                        reason: "is not a boolean (use 1 or 0)",
+                    })
+                }
+            },
+        };
+        if given {
+            apply(&mut cfg, env.act, Some(value), what)?;
+        }
+    }
+    if i < args.len() {
+        cfg.program = i;
+    }
+    Ok(Parsed::Run(cfg))
+}
+
+fn apply(
+    cfg: &mut Config,
+    act: Act,
+    value: Option<&'static [u8]>,
+    what: &'static [u8],
+) -> Result<Option<Parsed>, UsageError> {
+    match act {
+        Act::Set(f) => f(cfg),
+        Act::Value(f) => {
+            let v = value.unwrap_or(b"");
+            f(cfg, v).map_err(|reason| UsageError {
+                what,
+                value: v,
+                reason,
+            })?;
+        }
+        Act::Help | Act::Version | Act::License => return Ok(Some(Parsed::Print(act))),
+    }
+    Ok(None)
+}
+
+/// `-c` as a static byte string, for error messages.
+fn short_name(c: u8) -> &'static [u8] {
+    const ALL: &[u8; 256] = &{
+        let mut a = [0u8; 256];
+        let mut i = 0;
+        while i < 256 {
+            a[i] = i as u8;
+            i += 1;
+        }
+        a
+    };
+    // Messages print "-" then the letter; the letter is a one-byte static slice.
+    &ALL[c as usize..c as usize + 1]
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Value parsers shared by the personas.
+
+/// `FROM:TO` with signal names or numbers; TO = 0 drops FROM.
+pub fn parse_rewrite(text: &[u8], max: i32) -> Result<(i32, i32), &'static str> {
+    let colon = text
+        .iter()
+        .position(|&c| c == b':')
+        .ok_or("is not FROM:TO")?;
+    let from = signals::parse(&text[..colon])
+        .filter(|&s| s <= max)
+        .ok_or("has an unknown FROM signal")?;
+    let to_text = &text[colon + 1..];
+    let to = if to_text == b"0" {
+        0
+    } else {
+        signals::parse(to_text)
+            .filter(|&s| s <= max)
+            .ok_or("has an unknown TO signal (0 drops)")?
+    };
+    Ok((from, to))
+}
+
+/// A duration: `10` (seconds), `1.5s`, `500ms`, `2m`. Returns milliseconds.
+pub fn parse_duration(text: &[u8]) -> Result<u64, &'static str> {
+    const BAD: &str = "is not a duration (e.g. 10, 1.5s, 500ms, 2m)";
+    let (num, scale) = if let Some(n) = text.strip_suffix(b"ms") {
+        (n, 1)
+    } else if let Some(n) = text.strip_suffix(b"s") {
+        (n, 1000)
+    } else if let Some(n) = text.strip_suffix(b"m") {
+        (n, 60_000)
+    } else {
+        (text, 1000)
+    };
+    let (int, frac) = match num.iter().position(|&c| c == b'.') {
+        Some(dot) => (&num[..dot], &num[dot + 1..]),
+        None => (num, &b""[..]),
+    };
+    let whole = signals::parse_uint(int, 1 << 40).ok_or(BAD)?;
+    let mut ms = whole.checked_mul(scale).ok_or(BAD)?;
+    if !frac.is_empty() {
+        if frac.len() > 3 {
+            return Err(BAD);
+        }
+        let f = signals::parse_uint(frac, 999).ok_or(BAD)?;
+        let f = f * 10u64.pow(3 - frac.len() as u32); // thousandths
+        ms += f * scale / 1000;
+    }
+    Ok(ms)
+}
+
+/// A list separated by commas (environment variables of repeatable options).
+pub fn split_list(text: &'static [u8]) -> impl Iterator<Item = &'static [u8]> {
+    text.split(|&c| c == b',').filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration(b"10"), Ok(10_000));
+        assert_eq!(parse_duration(b"1.5s"), Ok(1500));
+        assert_eq!(parse_duration(b"500ms"), Ok(500));
+        assert_eq!(parse_duration(b"2m"), Ok(120_000));
+        assert_eq!(parse_duration(b"0"), Ok(0));
+        for bad in [&b""[..], b"s", b"1.2345s", b"-1", b"1h", b"x"] {
+            assert!(parse_duration(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn rewrites() {
+        assert_eq!(parse_rewrite(b"TERM:INT", 64), Ok((15, 2)));
+        assert_eq!(parse_rewrite(b"SIGUSR1:0", 64), Ok((10, 0)));
+        assert_eq!(parse_rewrite(b"15:9", 64), Ok((15, 9)));
+        assert!(parse_rewrite(b"TERM", 64).is_err());
+        assert!(parse_rewrite(b"40:1", 31).is_err());
+        assert!(parse_rewrite(b"TERM:", 64).is_err());
+    }
+
+    #[test]
+    fn exit_remap() {
+        let mut c = Config::new(&crate::persona::REAPER);
+        c.add_remap(143);
+        c.add_remap(0);
+        assert_eq!(c.exit_code(143), 0);
+        assert_eq!(c.exit_code(3), 3);
+        assert_eq!(c.exit_code(255), 255);
+    }
+}

@@ -1,0 +1,112 @@
+//! reaper: a tiny, correct PID 1 for containers and pods.
+//!
+//! A `no_std` binary over the C library (static musl): no Rust runtime, no unwinding, nothing that
+//! could panic on a fallible path. Layout:
+//!
+//! * `pid1`: the core loop (spawn, forward, reap, drain, exit);
+//! * `spawn`: the child's side between fork and exec;
+//! * `config` + `persona`: one table-driven parser, and the personas' tables and words;
+//! * `signals`, `user`, `out`: names and numbers, `--user`, output lines;
+//! * `sys`: every `unsafe` block, as typed wrappers over system calls.
+#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(test), no_main)]
+
+extern crate alloc;
+
+mod config;
+mod out;
+mod persona;
+mod pid1;
+mod signals;
+mod spawn;
+mod sys;
+mod user;
+
+use config::{Act, Parsed};
+use persona::{Event, Persona};
+
+// Link the C library: without std nothing else asks for it (static musl: libc.a).
+#[cfg(not(test))]
+#[link(name = "c")]
+extern "C" {}
+
+#[cfg(not(test))]
+#[global_allocator]
+static ALLOCATOR: sys::Malloc = sys::Malloc;
+
+/// No code path of reaper panics by design; if one ever did, say so and exit rather than unwind.
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    out::write_text(
+        out::STDERR,
+        "reaper: internal error (this is a bug; please report it)\n",
+    );
+    sys::exit(70)
+}
+
+/// Picks the persona (argv[0]'s basename, or `--compat NAME` first), parses, and runs.
+pub fn start(args: sys::Args) -> ! {
+    let argv0 = args.get(0);
+    let base = argv0.rsplit(|&c| c == b'/').next().unwrap_or(argv0);
+    let mut persona: &'static Persona = persona::by_name(base).unwrap_or(&persona::REAPER);
+    let mut first = 1;
+    if let Some(name) = args.get(1).strip_prefix(b"--compat") {
+        let name = match name {
+            [] => {
+                first = 3;
+                args.get(2)
+            }
+            [b'=', rest @ ..] => {
+                first = 2;
+                rest
+            }
+            _ => &[][..],
+        };
+        match persona::by_name(name) {
+            Some(p) => persona = p,
+            None => usage_error(
+                persona,
+                &config::UsageError {
+                    what: b"--compat",
+                    value: name,
+                    reason: "is not a persona (tini, tini-static, docker-init, dumb-init, catatonit, pause)",
+                },
+            ),
+        }
+    }
+    // `reaper pause`: the pause mode as a subcommand.
+    let pause = core::ptr::eq(persona, &persona::REAPER) && args.get(first) == b"pause";
+    let parsed = config::parse(persona, &args, first + pause as usize);
+    match parsed {
+        Ok(Parsed::Print(act)) => {
+            let (text, fd) = match act {
+                Act::Help => persona.help,
+                Act::Version => persona.version,
+                _ => (persona::LICENSE, out::STDOUT),
+            };
+            out::write_text(fd, text);
+            sys::exit(0)
+        }
+        Ok(Parsed::Run(mut cfg)) => {
+            cfg.pause |= pause;
+            if cfg.program == 0 && !cfg.pause {
+                usage_error(
+                    persona,
+                    &config::UsageError {
+                        what: b"",
+                        value: b"",
+                        reason: "no PROGRAM to run",
+                    },
+                );
+            }
+            pid1::run(&cfg, &args)
+        }
+        Err(e) => usage_error(persona, &e),
+    }
+}
+
+fn usage_error(persona: &Persona, e: &config::UsageError) -> ! {
+    pid1::emit(persona, 3, &Event::Usage(e));
+    sys::exit(persona.codes.usage)
+}

@@ -1,0 +1,496 @@
+//! The PID-1 core: spawn, forward, reap, drain, exit.
+//!
+//! Two phases, each with the waiting primitive that suits it:
+//!
+//! * **Run** (PROGRAM alive): signals are unblocked and each forwarded signal runs [`on_signal`], which
+//!   sends it on at once (`kill` is async-signal-safe) and returns; `SA_RESTART` resumes the wait. The
+//!   loop itself is a blocking `wait4(-1)`: one system call per reaped process, and no SIGCHLD to lose
+//!   or coalesce (catatonit#4/#5 hung on that), no timer.
+//! * **Drain / pause** (PROGRAM gone, or never started): every signal is blocked and taken
+//!   synchronously with `sigtimedwait`, which also carries the grace deadline without a race.
+
+use crate::config::{Config, Forward};
+use crate::out::{Line, STDERR};
+use crate::persona::{self, Event, Persona};
+use crate::signals::{
+    self, BLOCKABLE, FORWARDED, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGSTOP, SIGTERM,
+};
+use crate::sys::{self, Disposition, Exit, SigSet, Wait};
+use crate::{spawn, user};
+use alloc::vec::Vec;
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
+};
+
+/// Reports an event in the persona's words, when the verbosity allows it.
+pub fn emit(persona: &Persona, verbosity: u8, ev: &Event) {
+    if ev.level() as u8 <= verbosity {
+        let mut l = Line::new();
+        if (persona.render)(ev, &mut l) {
+            l.write_to(STDERR);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What the signal handler knows: set before handlers are installed, read-only afterwards (but for the
+// one-shot swallow bits).
+
+/// Where to forward (pid, or -pgid for a group; 0 before the child exists).
+static TARGET: AtomicI32 = AtomicI32::new(0);
+/// `REWRITE[n]`: the signal sent when `n` arrives (0: drop).
+static REWRITE: [AtomicU8; 65] = [const { AtomicU8::new(0) }; 65];
+/// Signals to swallow once (the TTY hand-off's SIGHUP and SIGCONT, dumb-init#136).
+static SWALLOW: AtomicU64 = AtomicU64::new(0);
+/// Stop reaper too after forwarding SIGSTOP (session mode: a shell's job control sees us stop).
+static STOP_SELF: AtomicBool = AtomicBool::new(false);
+/// For logging from the handler.
+static PERSONA: AtomicUsize = AtomicUsize::new(0);
+static VERBOSITY: AtomicU8 = AtomicU8::new(0);
+
+fn handler_persona() -> &'static Persona {
+    persona::ALL
+        .get(PERSONA.load(Relaxed))
+        .copied()
+        .unwrap_or(&persona::REAPER)
+}
+
+/// Runs in signal context for every forwarded signal: async-signal-safe calls only (kill, write).
+extern "C" fn on_signal(sig: i32) {
+    let saved = sys::get_errno();
+    let (p, v) = (handler_persona(), VERBOSITY.load(Relaxed));
+    let bit = SigSet::of(sig).0;
+    if SWALLOW.fetch_and(!bit, Relaxed) & bit != 0 {
+        emit(p, v, &Event::Received { sig });
+    } else {
+        emit(p, v, &Event::Received { sig });
+        let to = REWRITE.get(sig as usize).map_or(0, |r| r.load(Relaxed)) as i32;
+        let target = TARGET.load(Relaxed);
+        if to != 0 && target != 0 && sys::kill(target, to).is_ok() {
+            emit(
+                p,
+                v,
+                &Event::Forwarded {
+                    sig: to,
+                    to: target,
+                },
+            );
+        }
+        if to == SIGSTOP && STOP_SELF.load(Relaxed) {
+            let _ = sys::kill(sys::getpid(), SIGSTOP);
+        }
+    }
+    sys::set_errno(saved);
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/// Counts reaped orphans, and their names when asked to.
+struct Orphans {
+    count: u64,
+    /// Read each orphan's name before releasing it (`-w`, `-v`): costs a `waitid` and a /proc read.
+    naming: bool,
+    names: Vec<(Vec<u8>, u64)>,
+}
+
+impl Orphans {
+    fn note(&mut self, name: &[u8]) {
+        self.count += 1;
+        if !self.naming {
+            return;
+        }
+        if let Some(e) = self.names.iter_mut().find(|(n, _)| n == name) {
+            e.1 += 1;
+        } else if self.names.len() < 256 {
+            self.names.push((name.to_vec(), 1));
+        }
+    }
+}
+
+/// The running core.
+struct Core<'a> {
+    cfg: &'a Config,
+    pid1: bool,
+    main: i32,
+    orphans: Orphans,
+}
+
+impl Core<'_> {
+    fn emit(&self, ev: &Event) {
+        emit(self.cfg.persona, self.cfg.verbosity, ev);
+    }
+
+    fn fatal(&self, what: &str, err: sys::Errno) -> ! {
+        self.emit(&Event::Failed { what, err });
+        sys::exit(self.cfg.persona.codes.fatal)
+    }
+
+    /// Reaps one exited child. With `block` it waits for one; else it returns `Wait::Nothing` at once
+    /// when none has exited. Orphans are counted (and named and logged, when asked).
+    fn reap(&mut self, block: bool) -> Wait {
+        let result = if self.orphans.naming {
+            match sys::peek_exited(!block) {
+                Ok(Wait::Reaped(pid, _)) => {
+                    let mut comm = [0u8; 64];
+                    let name = if pid == self.main {
+                        &[][..]
+                    } else {
+                        read_comm(pid, &mut comm)
+                    };
+                    let w = sys::wait(pid, true);
+                    if let Ok(Wait::Reaped(pid, exit)) = w {
+                        if pid != self.main {
+                            self.orphans.note(name);
+                            if self.cfg.warn_reaped {
+                                self.emit(&Event::Reaped { pid, name, exit });
+                            }
+                        }
+                    }
+                    w
+                }
+                other => other,
+            }
+        } else {
+            let w = sys::wait(-1, !block);
+            if let Ok(Wait::Reaped(pid, _)) = w {
+                if pid != self.main {
+                    self.orphans.note(b"");
+                }
+            }
+            w
+        };
+        result.unwrap_or_else(|e| self.fatal("wait", e))
+    }
+
+    /// Reaps everything that has exited; false when no child is left at all.
+    fn reap_exited(&mut self) -> bool {
+        loop {
+            match self.reap(false) {
+                Wait::NoChildren => return false,
+                Wait::Nothing => return true,
+                Wait::Reaped(..) | Wait::Interrupted => {}
+            }
+        }
+    }
+
+    /// Sends `sig` to every remaining process (as PID 1: the namespace; else: our descendants).
+    /// Returns how many there were.
+    fn signal_remaining(&self, sig: i32) -> usize {
+        let me = sys::getpid();
+        let all = processes();
+        if self.pid1 {
+            let _ = sys::kill(-1, sig); // every process of the namespace but us, in one call
+            all.iter().filter(|&&(pid, _)| pid != me).count()
+        } else {
+            let mut tree = Vec::new();
+            tree.push(me);
+            let mut i = 0;
+            while i < tree.len() {
+                let parent = tree[i];
+                tree.extend(
+                    all.iter()
+                        .filter(|&&(_, pp)| pp == parent)
+                        .map(|&(pid, _)| pid),
+                );
+                i += 1;
+            }
+            for &pid in &tree[1..] {
+                let _ = sys::kill(pid, sig);
+            }
+            tree.len() - 1
+        }
+    }
+
+    /// PROGRAM is gone (or pause mode was told to stop): end every remaining process, gracefully
+    /// first, and reap them all. Signals are blocked from here on and taken by `sigtimedwait`.
+    fn drain(&mut self) {
+        sys::set_sigmask(BLOCKABLE);
+        if !self.reap_exited() || !self.cfg.drain {
+            return; // nothing left (the common case: no delay at all), or tini's exit-at-once policy
+        }
+        let count = self.signal_remaining(self.cfg.drain_signal);
+        self.emit(&Event::Draining {
+            count,
+            sig: self.cfg.drain_signal,
+            grace_ms: self.cfg.grace_ms,
+        });
+        let mut deadline = sys::now_ms().saturating_add(self.cfg.grace_ms);
+        let mut killing = false;
+        while self.reap_exited() {
+            let now = sys::now_ms();
+            if !killing && now >= deadline {
+                let count = self.signal_remaining(SIGKILL);
+                self.emit(&Event::Killing { count });
+                killing = true;
+                continue;
+            }
+            if killing {
+                // Processes forked or reparented since the last round get theirs too.
+                self.signal_remaining(SIGKILL);
+            }
+            let timeout = if killing { None } else { Some(deadline - now) };
+            match sys::sigtimedwait(BLOCKABLE, timeout) {
+                // Told to stop while draining: no more grace.
+                Ok(Some(SIGTERM | SIGINT)) => deadline = now,
+                Ok(_) => {} // SIGCHLD, the deadline, or a signal with nobody left to forward it to
+                Err(e) => self.fatal("sigtimedwait", e),
+            }
+        }
+    }
+
+    /// At exit: how many orphans, and which names were commonest.
+    fn summary(&self) {
+        if self.orphans.count == 0 {
+            return;
+        }
+        // The three commonest names, by selection (a sort would cost more code than the whole loop).
+        let mut top: Vec<(&[u8], u64)> = Vec::new();
+        let mut names: Vec<(&[u8], u64)> = self
+            .orphans
+            .names
+            .iter()
+            .map(|(n, c)| (&n[..], *c))
+            .collect();
+        while top.len() < 3 {
+            let Some(best) = (0..names.len()).max_by_key(|&i| names[i].1) else {
+                break;
+            };
+            top.push(names.swap_remove(best));
+        }
+        self.emit(&Event::Summary {
+            count: self.orphans.count,
+            top: &top,
+        });
+    }
+
+    fn exit(&self, code: i32) -> ! {
+        self.summary();
+        sys::exit(code)
+    }
+}
+
+/// `/proc/PID/comm` without its newline (empty when unreadable).
+fn read_comm(pid: i32, buf: &mut [u8; 64]) -> &[u8] {
+    let mut path = Line::new();
+    path.s("/proc/").n(pid as i64).s("/comm");
+    let mut cpath = [0u8; 32];
+    let p = path.as_bytes();
+    let n = p.len().min(cpath.len() - 1);
+    cpath[..n].copy_from_slice(&p[..n]);
+    let Ok(c) = core::ffi::CStr::from_bytes_until_nul(&cpath) else {
+        return &[];
+    };
+    let len = sys::Fd::open(c).and_then(|fd| fd.read(buf)).unwrap_or(0);
+    let name = &buf[..len];
+    name.strip_suffix(b"\n").unwrap_or(name)
+}
+
+/// Every process in our /proc: (pid, ppid).
+fn processes() -> Vec<(i32, i32)> {
+    let mut list = Vec::new();
+    let _ = sys::for_each_dir_entry(c"/proc", |name| {
+        let Some(pid) = signals::parse_uint(name, i32::MAX as u64) else {
+            return;
+        };
+        let mut buf = [0u8; 512];
+        let mut path = Line::new();
+        path.s("/proc/").b(name).s("/stat");
+        let mut cpath = [0u8; 40];
+        let p = path.as_bytes();
+        let n = p.len().min(cpath.len() - 1);
+        cpath[..n].copy_from_slice(&p[..n]);
+        let Ok(c) = core::ffi::CStr::from_bytes_until_nul(&cpath) else {
+            return;
+        };
+        let Ok(len) = sys::Fd::open(c).and_then(|fd| fd.read(&mut buf)) else {
+            return;
+        };
+        // "pid (comm) S ppid ...": the name may hold anything, so look after the last ')'.
+        let stat = &buf[..len];
+        let Some(close) = stat.iter().rposition(|&c| c == b')') else {
+            return;
+        };
+        let mut fields = stat[close + 1..]
+            .split(|&c| c == b' ')
+            .filter(|f| !f.is_empty());
+        let ppid = fields
+            .nth(1)
+            .and_then(|f| signals::parse_uint(f, i32::MAX as u64));
+        list.push((pid as i32, ppid.unwrap_or(0) as i32));
+    });
+    list
+}
+
+/// Runs reaper with `cfg`; never returns.
+pub fn run(cfg: &Config, args: &sys::Args) -> ! {
+    let inherited_mask = sys::sigmask();
+    // Block every signal while we set up: what arrives now is delivered once the handlers exist.
+    sys::set_sigmask(BLOCKABLE);
+    let mut core = Core {
+        cfg,
+        pid1: sys::getpid() == 1,
+        main: 0,
+        orphans: Orphans {
+            count: 0,
+            naming: cfg.warn_reaped || cfg.verbosity >= 2,
+            names: Vec::new(),
+        },
+    };
+    if cfg.pdeathsig != 0 {
+        if let Err(e) = sys::prctl(libc::PR_SET_PDEATHSIG, cfg.pdeathsig as libc::c_ulong) {
+            core.fatal("prctl(PR_SET_PDEATHSIG)", e);
+        }
+    }
+    // Orphans go to the nearest subreaper ancestor: outside PID 1, become one so that they come to us.
+    if !core.pid1 {
+        if let Err(err) = sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) {
+            if cfg.subreaper_required {
+                core.fatal("prctl(PR_SET_CHILD_SUBREAPER)", err);
+            }
+            core.emit(&Event::NoSubreaper { err });
+        }
+    }
+    // A parent may have left SIGCHLD ignored: the kernel would then reap for us and lose statuses.
+    // The child gets the inherited "ignored" back before exec.
+    let chld_ignored = sys::is_ignored(SIGCHLD);
+    let _ = sys::set_disposition(SIGCHLD, Disposition::Default);
+    if cfg.pause {
+        pause(core);
+    }
+    let identity = match cfg.user.map(user::resolve) {
+        Some(Ok(id)) => Some(id),
+        Some(Err(e)) => {
+            let err = crate::config::UsageError {
+                what: b"--user",
+                value: cfg.user.unwrap_or(b""),
+                reason: e.text(),
+            };
+            core.emit(&Event::Usage(&err));
+            sys::exit(cfg.persona.codes.usage);
+        }
+        None => None,
+    };
+
+    // The terminal: hand our foreground to the child, never take one we do not hold.
+    let session = cfg.forward == Forward::Session;
+    let foreground = !session && sys::tcgetpgrp(0) == Some(sys::getpgrp());
+    if session
+        && sys::getsid() == sys::getpid()
+        && sys::tcgetpgrp(0).is_some()
+        && sys::detach_tty(0).is_ok()
+    {
+        // Detaching a session leader makes the kernel send SIGHUP and SIGCONT: not meant for the child.
+        SWALLOW.store(SigSet::of(SIGHUP).with(SIGCONT).0, Relaxed);
+    }
+
+    let child = spawn::spawn(
+        cfg,
+        args,
+        identity.as_ref(),
+        inherited_mask,
+        chld_ignored,
+        foreground,
+    )
+    .unwrap_or_else(|e| core.fatal("fork", e));
+    core.main = child;
+    core.emit(&Event::Spawned { pid: child });
+    hygiene(&core);
+    if !session {
+        let _ = sys::setpgid(child, child); // also done by the child; whoever runs first wins the race
+        if foreground {
+            let _ = sys::tcsetpgrp(0, child);
+        }
+    }
+
+    // Forwarding: the handler's tables, then the handlers, then unblock.
+    for (n, r) in REWRITE.iter().enumerate() {
+        r.store(cfg.rewrite[n], Relaxed);
+    }
+    if session {
+        for sig in [signals::SIGTSTP, signals::SIGTTIN, signals::SIGTTOU] {
+            if !cfg.rewritten.has(sig) {
+                REWRITE[sig as usize].store(SIGSTOP as u8, Relaxed);
+            }
+        }
+        STOP_SELF.store(true, Relaxed);
+    }
+    PERSONA.store(
+        persona::ALL
+            .iter()
+            .position(|p| core::ptr::eq(*p, cfg.persona))
+            .unwrap_or(0),
+        Relaxed,
+    );
+    VERBOSITY.store(cfg.verbosity, Relaxed);
+    TARGET.store(
+        if cfg.forward == Forward::Child {
+            child
+        } else {
+            -child
+        },
+        Relaxed,
+    );
+    for sig in 1..=64 {
+        if !FORWARDED.has(sig) {
+            continue;
+        }
+        let what = if foreground && (sig == signals::SIGTTIN || sig == signals::SIGTTOU) {
+            Disposition::Ignore // we may write to the terminal from the background now
+        } else {
+            Disposition::Handle {
+                handler: on_signal,
+                restart: true,
+            }
+        };
+        if let Err(e) = sys::set_disposition(sig, what) {
+            core.fatal("sigaction", e);
+        }
+    }
+    sys::set_sigmask(SigSet(0));
+
+    // Run: block in wait4 until PROGRAM exits, reaping every orphan on the way.
+    let status = loop {
+        match core.reap(true) {
+            Wait::Reaped(pid, exit) if pid == child => break exit,
+            Wait::NoChildren => break Exit::Code(cfg.persona.codes.fatal), // cannot happen: PROGRAM is our child
+            _ => {}
+        }
+    };
+    TARGET.store(0, Relaxed);
+    core.emit(&Event::ProgramExited { exit: status });
+    core.drain();
+    let code = match status {
+        Exit::Code(c) => c,
+        Exit::Signal(s) => 128 + s,
+    };
+    core.exit(cfg.exit_code(code))
+}
+
+/// Pause mode: no child; reap whatever lands on us until told to stop.
+fn pause(mut core: Core) -> ! {
+    hygiene(&core);
+    loop {
+        core.reap_exited();
+        match sys::sigtimedwait(BLOCKABLE, None) {
+            Ok(Some(sig @ (SIGINT | SIGTERM))) => {
+                core.emit(&Event::Shutdown { sig });
+                core.drain();
+                core.exit(0);
+            }
+            Ok(_) => {} // SIGCHLD: reap; anything else is ignored, as pause does
+            Err(e) => core.fatal("sigtimedwait", e),
+        }
+    }
+}
+
+/// What reaper does to itself (never to the child): leave the caller's directory, so that it pins no
+/// mount (catatonit#28), and close inherited descriptors, so that it keeps no pipe open (catatonit#12).
+fn hygiene(core: &Core) {
+    let _ = sys::chdir(c"/");
+    if let Err(e) = sys::close_from(3) {
+        core.emit(&Event::Failed {
+            what: "close_range",
+            err: e,
+        });
+    }
+}

@@ -1,0 +1,647 @@
+//! Every `unsafe` block of reaper lives here: typed wrappers over the C library and raw system calls.
+//!
+//! Callers get `Result<T, Errno>` and safe types; each block says why it is sound. Signal masks and
+//! dispositions use the raw `rt_sigprocmask`/`rt_sigaction` system calls with 64-bit sets, because the C
+//! libraries hide the signals they reserve for themselves (32..34 in musl, 32..33 in glibc): reaper must
+//! forward those too, and hand the child the exact mask it inherited.
+
+use core::ffi::{c_char, c_int, CStr};
+
+/// A failed system call's `errno`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub c_int);
+
+impl Errno {
+    /// The C library's description of this error (e.g. "No such file or directory").
+    pub fn text(self) -> &'static str {
+        // SAFETY: strerror returns a pointer to a static, NUL-terminated string for any errno value
+        // in musl and glibc; reaper is single-threaded, so the buffer glibc may use is not shared.
+        let s = unsafe { CStr::from_ptr(libc::strerror(self.0)) };
+        s.to_str().unwrap_or("unknown error")
+    }
+}
+
+pub type Result<T> = core::result::Result<T, Errno>;
+
+fn errno() -> Errno {
+    // SAFETY: __errno_location returns the calling thread's errno slot, valid for the thread's life.
+    Errno(unsafe { *libc::__errno_location() })
+}
+
+fn check(ret: c_int) -> Result<c_int> {
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn check_long(ret: libc::c_long) -> Result<libc::c_long> {
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(ret)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Signals: a 64-bit set, masks and dispositions through the raw system calls.
+
+/// A set of signals 1..=64, bit `n-1` for signal `n` (the kernel's layout).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigSet(pub u64);
+
+impl SigSet {
+    /// Every signal.
+    pub const ALL: SigSet = SigSet(u64::MAX);
+    /// The set holding `sig` alone (empty for an out-of-range number).
+    pub const fn of(sig: i32) -> SigSet {
+        if sig >= 1 && sig <= 64 {
+            SigSet(1 << (sig - 1))
+        } else {
+            SigSet(0)
+        }
+    }
+    /// Whether `sig` is in the set.
+    pub const fn has(self, sig: i32) -> bool {
+        self.0 & Self::of(sig).0 != 0
+    }
+    /// The set with `sig` added.
+    pub const fn with(self, sig: i32) -> SigSet {
+        SigSet(self.0 | Self::of(sig).0)
+    }
+    /// The set without the members of `other`.
+    pub const fn minus(self, other: SigSet) -> SigSet {
+        SigSet(self.0 & !other.0)
+    }
+}
+
+/// The signal mask of the calling thread.
+pub fn sigmask() -> SigSet {
+    let mut old = 0u64;
+    // SAFETY: a null `set` only reads the mask into `old`, a valid u64 of the kernel's sigset size (8).
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_BLOCK,
+            core::ptr::null::<u64>(),
+            &mut old,
+            8,
+        )
+    };
+    SigSet(old)
+}
+
+/// Replaces the signal mask (the kernel silently keeps SIGKILL and SIGSTOP unblocked).
+pub fn set_sigmask(set: SigSet) {
+    // SAFETY: `set.0` is a valid 8-byte sigset; a null `oldset` is allowed. It cannot fail with these
+    // arguments (only EFAULT/EINVAL, excluded by construction).
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &set.0,
+            core::ptr::null_mut::<u64>(),
+            8,
+        )
+    };
+}
+
+/// The kernel's `struct sigaction` on x86_64 and aarch64.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+const SA_RESTORER: libc::c_ulong = 0x0400_0000;
+
+// x86_64 needs a user-space trampoline that calls rt_sigreturn when a handler returns; the C library
+// normally supplies it, but reaper calls rt_sigaction itself (see the module doc), so it brings its own.
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    ".globl reaper_sigreturn",
+    "reaper_sigreturn:",
+    "mov rax, 15", // __NR_rt_sigreturn
+    "syscall",
+);
+
+#[cfg(target_arch = "x86_64")]
+extern "C" {
+    fn reaper_sigreturn();
+}
+
+/// What to do with a signal.
+#[derive(Clone, Copy)]
+pub enum Disposition {
+    /// The default action.
+    Default,
+    /// Discard it.
+    Ignore,
+    /// Run `handler`; `restart`: resume an interrupted system call afterwards (SA_RESTART).
+    Handle {
+        handler: extern "C" fn(c_int),
+        restart: bool,
+    },
+}
+
+/// Sets the disposition of `sig`. While a handler runs every other signal is blocked.
+pub fn set_disposition(sig: i32, what: Disposition) -> Result<()> {
+    let (handler, mut flags) = match what {
+        Disposition::Default => (libc::SIG_DFL, 0),
+        Disposition::Ignore => (libc::SIG_IGN, 0),
+        Disposition::Handle { handler, restart } => (
+            handler as usize,
+            if restart {
+                libc::SA_RESTART as libc::c_ulong
+            } else {
+                0
+            },
+        ),
+    };
+    #[cfg(target_arch = "x86_64")]
+    let restorer = {
+        flags |= SA_RESTORER;
+        reaper_sigreturn as *const () as usize
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let restorer = 0usize;
+    let _ = SA_RESTORER;
+    let act = KernelSigaction {
+        handler,
+        flags,
+        restorer,
+        mask: u64::MAX,
+    };
+    // SAFETY: `act` is a valid kernel sigaction; the handler is an `extern "C" fn(c_int)` that lives for
+    // the whole program; the restorer is the trampoline above. A null `oldact` is allowed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &act,
+            core::ptr::null_mut::<KernelSigaction>(),
+            8,
+        )
+    };
+    check_long(r).map(|_| ())
+}
+
+/// Whether `sig` is ignored (SIG_IGN) right now.
+pub fn is_ignored(sig: i32) -> bool {
+    let mut old = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: a null `act` only reads the disposition into `old`, a valid kernel sigaction.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            core::ptr::null::<KernelSigaction>(),
+            &mut old,
+            8,
+        )
+    };
+    r == 0 && old.handler == libc::SIG_IGN
+}
+
+/// Waits until a signal of `set` is pending (they must be blocked), or until `timeout_ms` passes.
+/// Returns the signal, or `None` on timeout.
+pub fn sigtimedwait(set: SigSet, timeout_ms: Option<u64>) -> Result<Option<i32>> {
+    let ts = timeout_ms.map(|ms| libc::timespec {
+        tv_sec: (ms / 1000) as _,
+        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
+    });
+    let tsp = ts
+        .as_ref()
+        .map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `set.0` is a valid 8-byte sigset, `tsp` is null or points to `ts` which outlives the call;
+    // a null siginfo pointer is allowed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigtimedwait,
+            &set.0,
+            core::ptr::null_mut::<libc::siginfo_t>(),
+            tsp,
+            8,
+        )
+    };
+    match check_long(r) {
+        Ok(sig) => Ok(Some(sig as i32)),
+        Err(Errno(libc::EAGAIN)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sends `sig` to `pid` (negative: a process group; -1: every process we may signal).
+pub fn kill(pid: i32, sig: i32) -> Result<()> {
+    // SAFETY: kill has no memory arguments.
+    check(unsafe { libc::kill(pid, sig) }).map(|_| ())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Processes.
+
+/// Our pid.
+pub fn getpid() -> i32 {
+    // SAFETY: getpid has no arguments and cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// Our process group.
+pub fn getpgrp() -> i32 {
+    // SAFETY: getpgrp has no arguments and cannot fail.
+    unsafe { libc::getpgrp() }
+}
+
+/// Our session id.
+pub fn getsid() -> i32 {
+    // SAFETY: getsid(0) has no memory arguments.
+    unsafe { libc::getsid(0) }
+}
+
+/// Whether this process was forked: in the child `Child`, in the parent `Parent(pid)`.
+pub enum Fork {
+    Child,
+    Parent(i32),
+}
+
+/// fork(2). reaper is single-threaded, so the child may do anything the parent could.
+pub fn fork() -> Result<Fork> {
+    // SAFETY: reaper never starts a thread, so the child inherits a consistent address space
+    // (no lock held by another thread, a usable allocator).
+    match check(unsafe { libc::fork() })? {
+        0 => Ok(Fork::Child),
+        pid => Ok(Fork::Parent(pid)),
+    }
+}
+
+/// Puts `pid` (0: ourselves) into process group `pgid` (0: a new group led by `pid`).
+pub fn setpgid(pid: i32, pgid: i32) -> Result<()> {
+    // SAFETY: no memory arguments.
+    check(unsafe { libc::setpgid(pid, pgid) }).map(|_| ())
+}
+
+/// Starts a new session led by the caller.
+pub fn setsid() -> Result<()> {
+    // SAFETY: no arguments.
+    check(unsafe { libc::setsid() }).map(|_| ())
+}
+
+/// Ends the process at once with `code`, without running anything else.
+pub fn exit(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no memory of ours.
+    unsafe { libc::_exit(code) }
+}
+
+/// prctl(2) with integer arguments.
+pub fn prctl(option: c_int, arg: libc::c_ulong) -> Result<c_int> {
+    // SAFETY: every option reaper uses takes plain integers, not pointers.
+    check(unsafe {
+        libc::prctl(
+            option,
+            arg,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })
+}
+
+/// A child's exit as wait(2) reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// It called exit with this code.
+    Code(i32),
+    /// This signal killed it.
+    Signal(i32),
+}
+
+impl Exit {
+    fn from_status(st: c_int) -> Exit {
+        if libc::WIFSIGNALED(st) {
+            Exit::Signal(libc::WTERMSIG(st))
+        } else {
+            Exit::Code(libc::WEXITSTATUS(st))
+        }
+    }
+}
+
+/// Outcome of one wait.
+pub enum Wait {
+    /// A child was reaped.
+    Reaped(i32, Exit),
+    /// `nohang` and no child has exited yet.
+    Nothing,
+    /// We have no child at all (ECHILD).
+    NoChildren,
+    /// A signal handler interrupted the wait.
+    Interrupted,
+}
+
+/// Reaps one exited child (any pid when `pid` is -1), blocking unless `nohang`.
+pub fn wait(pid: i32, nohang: bool) -> Result<Wait> {
+    let mut st: c_int = 0;
+    let flags = libc::__WALL | if nohang { libc::WNOHANG } else { 0 };
+    // SAFETY: `st` is a valid c_int for the status; a null rusage is allowed.
+    let r = check(unsafe { libc::wait4(pid, &mut st, flags, core::ptr::null_mut()) });
+    match r {
+        Ok(0) => Ok(Wait::Nothing),
+        Ok(p) => Ok(Wait::Reaped(p, Exit::from_status(st))),
+        Err(Errno(libc::ECHILD)) => Ok(Wait::NoChildren),
+        Err(Errno(libc::EINTR)) => Ok(Wait::Interrupted),
+        Err(e) => Err(e),
+    }
+}
+
+/// Finds an exited child without reaping it (`waitid(WNOWAIT)`), so that its /proc entry can still be
+/// read. Returns its pid in `Wait::Reaped` with a placeholder status: reap it with `wait(pid, true)`.
+pub fn peek_exited(nohang: bool) -> Result<Wait> {
+    // SAFETY: siginfo_t is plain data; all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    let flags =
+        libc::WEXITED | libc::WNOWAIT | libc::__WALL | if nohang { libc::WNOHANG } else { 0 };
+    // SAFETY: `info` is a valid siginfo_t the kernel fills in.
+    let r = check(unsafe { libc::waitid(libc::P_ALL, 0, &mut info, flags) });
+    match r {
+        Ok(_) => {
+            // SAFETY: waitid succeeded, so the si_pid union field is the one the kernel filled in.
+            let pid = unsafe { info.si_pid() };
+            if pid == 0 {
+                Ok(Wait::Nothing)
+            } else {
+                Ok(Wait::Reaped(pid, Exit::Code(0)))
+            }
+        }
+        Err(Errno(libc::ECHILD)) => Ok(Wait::NoChildren),
+        Err(Errno(libc::EINTR)) => Ok(Wait::Interrupted),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replaces this process with `argv[0]`, searched in PATH. Returns only on failure.
+pub fn execvp(argv: &[*const c_char]) -> Errno {
+    // SAFETY: `argv` is a null-terminated array of pointers to NUL-terminated strings (built by the
+    // caller from our own argv, which lives for the whole program).
+    unsafe { libc::execvp(argv[0], argv.as_ptr()) };
+    errno()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Identity and environment.
+
+/// Sets the supplementary groups, then the gid, then the uid (that order: each needs the privilege
+/// the next one drops).
+pub fn set_identity(uid: u32, gid: u32, groups: &[u32]) -> Result<()> {
+    // SAFETY: `groups` is a valid slice of gid_t (u32) of the given length.
+    check(unsafe { libc::setgroups(groups.len() as _, groups.as_ptr()) })?;
+    // SAFETY: no memory arguments.
+    check(unsafe { libc::setgid(gid) })?;
+    // SAFETY: no memory arguments.
+    check(unsafe { libc::setuid(uid) }).map(|_| ())
+}
+
+/// The value of an environment variable, as bytes.
+pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
+    // SAFETY: getenv returns null or a pointer into the environment block, which reaper (single
+    // threaded) only changes in the forked child right before exec.
+    let p = unsafe { libc::getenv(name.as_ptr()) };
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: non-null getenv results are NUL-terminated strings.
+        Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+    }
+}
+
+/// Sets an environment variable (used in the child only, right before exec).
+pub fn setenv(name: &CStr, value: &CStr) -> Result<()> {
+    // SAFETY: both are NUL-terminated; single-threaded, so no concurrent getenv.
+    check(unsafe { libc::setenv(name.as_ptr(), value.as_ptr(), 1) }).map(|_| ())
+}
+
+/// The program's arguments, from the pointers the C runtime handed to `main`.
+pub struct Args {
+    argv: *const *const c_char,
+    argc: usize,
+}
+
+impl Args {
+    /// # Safety
+    /// `argv` must be the `argv` that `main` received, with `argc` entries followed by a null pointer.
+    pub unsafe fn new(argc: c_int, argv: *const *const c_char) -> Args {
+        Args {
+            argv,
+            argc: argc.max(0) as usize,
+        }
+    }
+    /// How many arguments (argv[0] included).
+    pub fn len(&self) -> usize {
+        self.argc
+    }
+    /// Argument `i` as bytes ("" past the end).
+    pub fn get(&self, i: usize) -> &'static [u8] {
+        // (an argument is "" past the end, so callers need no bounds check)
+        self.get_c(i).map_or(&[], CStr::to_bytes)
+    }
+    /// Argument `i` as a C string.
+    pub fn get_c(&self, i: usize) -> Option<&'static CStr> {
+        if i >= self.argc {
+            return None;
+        }
+        // SAFETY: i < argc, so argv[i] is a valid pointer to a NUL-terminated string that lives for
+        // the whole program (the C runtime keeps argv).
+        Some(unsafe { CStr::from_ptr(*self.argv.add(i)) })
+    }
+    /// The null-terminated pointer array `argv[i..]`, ready for exec.
+    pub fn tail(&self, i: usize) -> &'static [*const c_char] {
+        let i = i.min(self.argc);
+        // SAFETY: argv has argc entries plus the terminating null: entries i..=argc exist.
+        unsafe { core::slice::from_raw_parts(self.argv.add(i), self.argc - i + 1) }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Files, terminals and the working directory.
+
+/// An open file descriptor, closed on drop.
+pub struct Fd(c_int);
+
+impl Fd {
+    /// Opens `path` read-only (close-on-exec).
+    pub fn open(path: &CStr) -> Result<Fd> {
+        // SAFETY: `path` is NUL-terminated.
+        check(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }).map(Fd)
+    }
+    /// Reads as much as fits in `buf` (retrying on EINTR).
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        loop {
+            // SAFETY: `buf` is valid for writes of its length.
+            let r = unsafe { libc::read(self.0, buf.as_mut_ptr().cast(), buf.len()) };
+            if r >= 0 {
+                return Ok(r as usize);
+            }
+            let e = errno();
+            if e.0 != libc::EINTR {
+                return Err(e);
+            }
+        }
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: we own this descriptor and close it once.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// Writes all of `buf` to `fd`, ignoring errors (a log line that cannot be written is dropped).
+pub fn write_all(fd: c_int, mut buf: &[u8]) {
+    while !buf.is_empty() {
+        // SAFETY: `buf` is valid for reads of its length.
+        let r = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if r > 0 {
+            buf = &buf[(r as usize).min(buf.len())..];
+        } else if r < 0 && errno().0 == libc::EINTR {
+            continue;
+        } else {
+            return;
+        }
+    }
+}
+
+/// Changes the working directory.
+pub fn chdir(path: &CStr) -> Result<()> {
+    // SAFETY: `path` is NUL-terminated.
+    check(unsafe { libc::chdir(path.as_ptr()) }).map(|_| ())
+}
+
+/// Closes every descriptor from `first` on.
+pub fn close_from(first: u32) -> Result<()> {
+    // SAFETY: close_range takes integers only; it closes descriptors nothing else in reaper uses.
+    check_long(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) }).map(|_| ())
+}
+
+/// The foreground process group of the terminal on `fd`, if `fd` is a terminal.
+pub fn tcgetpgrp(fd: c_int) -> Option<i32> {
+    // SAFETY: no memory arguments.
+    let r = unsafe { libc::tcgetpgrp(fd) };
+    (r > 0).then_some(r)
+}
+
+/// Makes `pgrp` the foreground process group of the terminal on `fd`.
+pub fn tcsetpgrp(fd: c_int, pgrp: i32) -> Result<()> {
+    // SAFETY: no memory arguments.
+    check(unsafe { libc::tcsetpgrp(fd, pgrp) }).map(|_| ())
+}
+
+/// Detaches this session leader from its controlling terminal (TIOCNOTTY).
+pub fn detach_tty(fd: c_int) -> Result<()> {
+    // SAFETY: TIOCNOTTY takes no argument.
+    check(unsafe { libc::ioctl(fd, libc::TIOCNOTTY) }).map(|_| ())
+}
+
+/// Makes the terminal on `fd` the controlling terminal of this (new) session (TIOCSCTTY).
+pub fn attach_tty(fd: c_int) -> Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal it from another session).
+    check(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) }).map(|_| ())
+}
+
+/// Milliseconds on the monotonic clock.
+pub fn now_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// Calls `f` with the name of every entry of the directory `path` (`.` and `..` excluded).
+pub fn for_each_dir_entry(path: &CStr, mut f: impl FnMut(&[u8])) -> Result<()> {
+    // SAFETY: `path` is NUL-terminated; the DIR pointer is checked and closed below.
+    let dir = unsafe { libc::opendir(path.as_ptr()) };
+    if dir.is_null() {
+        return Err(errno());
+    }
+    loop {
+        // SAFETY: `dir` is a valid open DIR; readdir's result is valid until the next readdir/closedir.
+        let ent = unsafe { libc::readdir(dir) };
+        if ent.is_null() {
+            break;
+        }
+        // SAFETY: d_name is a NUL-terminated array inside the dirent that `ent` points to.
+        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
+        if name != b"." && name != b".." {
+            f(name);
+        }
+    }
+    // SAFETY: `dir` is open and closed once.
+    unsafe { libc::closedir(dir) };
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Memory: the allocator behind `alloc` (Vec, String) is the C library's malloc.
+
+/// `GlobalAlloc` over malloc/free. Every request reaper makes is small (≤ a few KiB) and aligned to at
+/// most 16 bytes, which malloc guarantees on 64-bit Linux.
+#[cfg(not(test))]
+pub struct Malloc;
+
+// SAFETY: malloc/realloc/free satisfy GlobalAlloc's contract for alignments up to 16 (checked below;
+// larger alignments fail the allocation instead of returning misaligned memory).
+#[cfg(not(test))]
+unsafe impl core::alloc::GlobalAlloc for Malloc {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        if layout.align() > 16 {
+            return core::ptr::null_mut();
+        }
+        libc::malloc(layout.size()).cast()
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: core::alloc::Layout) {
+        libc::free(ptr.cast())
+    }
+    unsafe fn realloc(
+        &self,
+        ptr: *mut u8,
+        layout: core::alloc::Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        if layout.align() > 16 {
+            return core::ptr::null_mut();
+        }
+        libc::realloc(ptr.cast(), new_size).cast()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Signal-handler support and the program entry point.
+
+/// The calling thread's errno (saved by signal handlers, which must not change it).
+pub fn get_errno() -> c_int {
+    errno().0
+}
+
+/// Restores errno.
+pub fn set_errno(value: c_int) {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() = value };
+}
+
+/// The C entry point: the C runtime calls it with the program's arguments (reaper has no Rust `main`,
+/// so it needs no std runtime).
+#[cfg(not(test))]
+#[no_mangle]
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    // SAFETY: the C runtime passes argc and a null-terminated argv that live until exit.
+    let args = unsafe { Args::new(argc, argv) };
+    crate::start(args)
+}

@@ -1,0 +1,38 @@
+# Sourced by scripts/test.sh and scripts/demo.sh: installs, when missing, what the project needs on a
+# fresh Debian machine (root). Idempotent and quiet when everything is there.
+need_pkgs=()
+need() { command -v "$1" >/dev/null 2>&1 || need_pkgs+=("$2"); }
+need unshare util-linux
+need tini tini
+need tini-static tini
+need dumb-init dumb-init
+need catatonit catatonit
+need podman podman
+need runc runc
+need conmon conmon
+need dockerd docker.io
+need prometheus prometheus
+need promtool prometheus
+need prometheus-node-exporter prometheus-node-exporter
+need busybox busybox-static
+need strace strace
+need hyperfine hyperfine
+need file file
+need gcc gcc
+need make make
+need python3 python3
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing ${need_pkgs[*]}; run as root or install them with apt-get" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need_pkgs[*]}" >&2
+  apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >&2
+fi
+# The static reaper is built for musl; scripts/build-reaper.sh falls back to static glibc without it.
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+  rustup target add x86_64-unknown-linux-musl >&2 || echo "setup: musl target unavailable; reaper will be built against static glibc" >&2
+fi
+# podman on this machine kind needs runc and the project's containers.conf (see deploy/podman/).
+export CONTAINERS_CONF="$PWD/deploy/podman/containers.conf"

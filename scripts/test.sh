@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The project's one test command (README.md, .ci/run). On a fresh Debian machine, as root, it installs
+# what the tests need when missing, then checks formatting and lints, builds the static reaper and runs
+# every test of the workspace. A missing tool makes the run fail; nothing is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/setup.sh
+. scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build the static reaper"
+REAPER_BIN=$(scripts/build-reaper.sh)
+export REAPER_BIN
+echo "REAPER_BIN=$REAPER_BIN"
+
+step "tests"
+# Tests spawn real processes and namespaces; two cores are shared by every test binary.
+cargo test --workspace --locked -- --test-threads=2
