@@ -1,0 +1,409 @@
+#!/usr/bin/env bash
+# The project's `bench` command (a benchmark, not a test): measures, in ONE run, reaper against the
+# anchors tini-static, dumb-init and catatonit, with `none` (the workload itself as PID 1) as the floor:
+# static binary size, RSS as PID 1, startup overhead, syscalls per reaped orphan and zombie lifetime
+# (K=2 and K=8 parallel orphan creators, ftrace), PID-1 CPU per orphan (untraced storm), and signal
+# forwarding latency p50/p99. It uses ../shared/tools/initbench, the harness that measured the figures in
+# ../shared/reference/anchor-baselines.md, built in a temporary copy (never into shared/ or the repo).
+#
+# The machine is small and shared, so every figure is the median of several rounds, each round measuring
+# every init in a rotated order (drifts spread evenly), and reaper is compared with the anchors measured
+# in the same run, never with remembered absolute numbers.
+#
+# Output: a markdown report on stdout (progress on stderr); raw results in bench-results/<UTC time>/
+# (bench-results/latest points at the last run), with initbench's own detailed tables in tables.md.
+# Exit status: 0 when every measurement ran (targets missed are reported, not failed), 1 otherwise.
+#
+# Knobs (environment; QUICK=1 lowers the defaults for a ~1-minute sanity run):
+#   ROUNDS (3; QUICK 1)   rounds; N (20000; QUICK 5000) orphans per storm
+#   SIG_TRIALS (1000; QUICK 300) signals per forwarding run; HF_RUNS (200; QUICK 40) startup runs
+#   ANCHORS ("tini-static dumb-init catatonit")   SKIP: phases to skip, of "startup mem sig storm trace scan"
+#   REAPER_BIN=/path/to/init   measure that binary as "reaper" instead of building reaper
+#   INITBENCH_DIR=/path/to/initbench   default: <repo>/../shared/tools/initbench
+#   OUT=dir   raw results directory (default bench-results/<UTC time>)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  ROUNDS=${ROUNDS:-1} N=${N:-5000} SIG_TRIALS=${SIG_TRIALS:-300} HF_RUNS=${HF_RUNS:-40}
+else
+  ROUNDS=${ROUNDS:-3} N=${N:-20000} SIG_TRIALS=${SIG_TRIALS:-1000} HF_RUNS=${HF_RUNS:-200}
+fi
+ANCHORS=${ANCHORS:-"tini-static dumb-init catatonit"}
+SKIP=${SKIP:-}
+KS="2 8" # parallel orphan creators: K=2 is the issue's target, K=8 shows batching under load
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
+skip() { [[ " $SKIP " == *" $1 "* ]]; }
+for v in ROUNDS N SIG_TRIALS HF_RUNS; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+done
+
+# shellcheck source=scripts/setup.sh
+. scripts/setup.sh
+# initbench needs root: PID and mount namespaces for every run, tracefs for the syscall counts.
+[ "$(id -u)" -eq 0 ] || die "the benchmark needs root (PID/mount namespaces, tracefs)"
+
+# ---------------------------------------------------------------------------- the harness
+shared_default="$(git -C "$ROOT" rev-parse --show-toplevel 2>/dev/null || echo "$ROOT")/../shared"
+INITBENCH_DIR=${INITBENCH_DIR:-$shared_default/tools/initbench}
+if [ ! -f "$INITBENCH_DIR/initbench.c" ] || [ ! -f "$INITBENCH_DIR/Makefile" ]; then
+  die "initbench not found in $INITBENCH_DIR (expected initbench.c and Makefile): check out shared/ beside the repo or set INITBENCH_DIR"
+fi
+INITBENCH_DIR=$(cd "$INITBENCH_DIR" && pwd)
+BASELINES=$INITBENCH_DIR/../../reference/anchor-baselines.md
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# Built in a temporary copy: shared/ is read-only for the project, and a copy must not land in the repo.
+cp "$INITBENCH_DIR/initbench.c" "$INITBENCH_DIR/Makefile" "$work/"
+[ -f "$INITBENCH_DIR/summarize.py" ] && cp "$INITBENCH_DIR/summarize.py" "$work/"
+make -s -C "$work" initbench >&2 || die "building initbench failed (needs gcc and static glibc: libc6-dev)"
+IB=$work/initbench
+
+# ---------------------------------------------------------------------------- reaper
+if [ -n "${REAPER_BIN:-}" ]; then
+  [ -x "$REAPER_BIN" ] || die "REAPER_BIN=$REAPER_BIN is not an executable file"
+  reaper_origin="REAPER_BIN override"
+else
+  REAPER_BIN=$(scripts/build-reaper.sh) || die "building reaper (scripts/build-reaper.sh) failed"
+  reaper_origin="built by scripts/build-reaper.sh"
+fi
+REAPER_BIN=$(readlink -f "$REAPER_BIN")
+log "reaper: $REAPER_BIN ($reaper_origin)"
+
+INITS="none $ANCHORS reaper"
+# ipath NAME: the binary initbench runs for NAME (empty for none).
+ipath() {
+  case "$1" in
+    none) echo "" ;;
+    reaper) echo "$REAPER_BIN" ;;
+    tini | tini-static | dumb-init | catatonit) echo "/usr/bin/$1" ;;
+    *) echo "$1" ;;
+  esac
+}
+for i in $ANCHORS; do [ -x "$(ipath "$i")" ] || die "anchor $i not found at $(ipath "$i")"; done
+
+OUT=${OUT:-$ROOT/bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+ln -sfn "$OUT" "$ROOT/bench-results/latest" 2>/dev/null || true
+log "raw results in $OUT"
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "kernel: $(uname -r)"
+  echo "nproc: $(nproc)"
+  grep -m1 'model name' /proc/cpuinfo || true
+  echo "pid_max: $(cat /proc/sys/kernel/pid_max)"
+  for p in tini dumb-init catatonit hyperfine; do dpkg-query -W -f '${Package} ${Version}\n' "$p" 2>/dev/null || true; done
+  echo "reaper: $REAPER_BIN ($reaper_origin)"
+  echo "knobs: QUICK=$QUICK ROUNDS=$ROUNDS N=$N SIG_TRIALS=$SIG_TRIALS HF_RUNS=$HF_RUNS SKIP=$SKIP"
+} >"$OUT/env.txt"
+
+# ---------------------------------------------------------------------------- sizes (deterministic)
+: >"$OUT/sizes.txt"
+for i in $INITS; do
+  p=$(ipath "$i")
+  [ -n "$p" ] || continue
+  real=$(readlink -f "$p")
+  desc=$(file -L "$real")
+  # Rust's musl target links a static PIE: `file` says "static-pie linked", not "statically linked".
+  if grep -Eq 'statically linked|static-pie linked' <<<"$desc"; then link=static; else link=dynamic; fi
+  deps="" depsum=0
+  if [ "$link" = dynamic ]; then
+    while read -r lib; do
+      r=$(readlink -f "$lib") s=$(stat -c %s "$r")
+      depsum=$((depsum + s)) deps="$deps $(basename "$r"):$s"
+    done < <(ldd "$real" | grep -o '/[^ ]*')
+  fi
+  stripped=$(grep -q 'not stripped' <<<"$desc" && echo no || echo yes)
+  echo "size init=$i path=$real bytes=$(stat -c %s "$real") link=$link stripped=$stripped deps_bytes=$depsum deps=${deps# }" >>"$OUT/sizes.txt"
+  [ "$i" = reaper ] && echo "$desc" >"$OUT/reaper-file.txt"
+done
+
+# ---------------------------------------------------------------------------- measurements
+failures=0
+# measure FILE ROUND TIMEOUT initbench-args...: one initbench measurement, appended to FILE as
+# `round=R <key=value line>` with reaper's path relabelled "reaper" (the format summarize.py reads).
+measure() {
+  local f=$1 r=$2 t=$3 line
+  shift 3
+  if line=$(timeout --kill-after=10 "$t" "$IB" "$@" 2>"$work/err") && [ -n "$line" ]; then
+    echo "round=$r ${line//"init=$REAPER_BIN "/init=reaper }" >>"$f"
+  else
+    failures=$((failures + 1))
+    log "FAILED: initbench $* ($(tr '\n' ' ' <"$work/err"))"
+  fi
+}
+# arg NAME: what initbench's --init takes for NAME.
+arg() { if [ "$1" = reaper ]; then echo "$REAPER_BIN"; else echo "$1"; fi; }
+
+for f in mem sig storm storm_trace; do : >"$OUT/$f.txt"; done
+rm -f "$OUT"/startup_r*.json
+read -r -a init_list <<<"$INITS"
+ninit=${#init_list[@]}
+start=$SECONDS
+for r in $(seq "$ROUNDS"); do
+  # Rotate the order every round so that no init always runs first, or right after the heaviest one.
+  order=()
+  for j in $(seq 0 $((ninit - 1))); do order+=("${init_list[$(((j + r) % ninit))]}"); done
+  log "round $r/$ROUNDS: ${order[*]} ($((SECONDS - start)) s so far)"
+
+  if ! skip startup; then
+    cmds=()
+    for i in "${order[@]}"; do
+      if [ "$i" = none ]; then
+        cmds+=(-n none "unshare --pid --fork /bin/true")
+      else
+        cmds+=(-n "$i" "unshare --pid --fork $(ipath "$i") -- /bin/true")
+      fi
+    done
+    hyperfine -N --style basic --warmup 20 --runs "$HF_RUNS" --export-json "$OUT/startup_r$r.json" \
+      "${cmds[@]}" >"$OUT/startup_r$r.log" 2>&1 || { failures=$((failures + 1)); log "FAILED: hyperfine (see $OUT/startup_r$r.log)"; }
+  fi
+  if ! skip mem; then
+    for i in "${order[@]}"; do measure "$OUT/mem.txt" "$r" 60 mem --init "$(arg "$i")"; done
+  fi
+  if ! skip sig; then
+    for i in "${order[@]}"; do
+      measure "$OUT/sig.txt" "$r" 300 sig --init "$(arg "$i")" --trials "$SIG_TRIALS" --gap-us 1000
+    done
+  fi
+  if ! skip storm; then
+    for k in $KS; do
+      for i in "${order[@]}"; do
+        measure "$OUT/storm.txt" "$r" 600 storm --init "$(arg "$i")" --mode orphan -n "$N" -k "$k"
+      done
+    done
+  fi
+  if ! skip trace; then
+    for k in $KS; do
+      for i in "${order[@]}"; do
+        measure "$OUT/storm_trace.txt" "$r" 600 storm --init "$(arg "$i")" --mode orphan -n "$N" -k "$k" --trace
+      done
+    done
+  fi
+done
+log "measurements done in $((SECONDS - start)) s"
+
+# initbench's own detailed tables (median [min–max] of everything), kept beside the raw results.
+if [ -f "$work/summarize.py" ]; then
+  # It divides by wait4 reaps, so it fails for an init that reaps with waitid(): only a note, the report
+  # below handles that case.
+  python3 "$work/summarize.py" "$OUT" >"$OUT/tables.md" 2>"$OUT/tables.err" ||
+    log "note: initbench's summarize.py failed ($(tail -n1 "$OUT/tables.err")); the report below does not need it"
+fi
+
+# ---------------------------------------------------------------------------- the report
+python3 - "$OUT" "$BASELINES" "$REAPER_BIN" "$reaper_origin" "$ANCHORS" <<'PY' | tee "$OUT/summary.md"
+import glob, json, os, re, statistics, sys
+from collections import defaultdict
+
+D, BASELINES, RPATH, RORIGIN, ANCHORS = sys.argv[1:6]
+ANCHORS = ANCHORS.split()
+INITS = ["none"] + ANCHORS + ["reaper"]
+KV = re.compile(r"(\S+?)=(\S*)")
+env = {k.strip(): v.strip() for k, v in (l.split(": ", 1) for l in open(os.path.join(D, "env.txt")) if ": " in l)}
+knobs = dict(KV.findall(env.get("knobs", "")))
+
+
+def load(name):
+    rows = []
+    p = os.path.join(D, name)
+    for line in open(p) if os.path.exists(p) else []:
+        d = dict(KV.findall(line))
+        for k, v in d.items():
+            try:
+                d[k] = float(v)
+            except ValueError:
+                pass
+        rows.append(d)
+    return rows
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None and x == x]
+    return statistics.median(xs) if xs else None
+
+
+def f(x, p=1):
+    return "n/a" if x is None else f"{x:.{p}f}"
+
+
+def by_init(rows, **filt):
+    out = defaultdict(dict)  # init -> round -> row
+    for r in rows:
+        if all(r.get(k) == v for k, v in filt.items()):
+            out[r["init"]][r["round"]] = r
+    return out
+
+
+sizes = {r["init"]: r for r in load("sizes.txt")}
+mem = by_init(load("mem.txt"))
+sig = by_init(load("sig.txt"))
+storm = {k: by_init(load("storm.txt"), k=float(k)) for k in (2, 8)}
+trace = {k: by_init(load("storm_trace.txt"), k=float(k)) for k in (2, 8)}
+
+# Startup: hyperfine medians per round, as a difference over `unshare --pid --fork /bin/true` of the same round.
+startup = defaultdict(dict)
+for fn in sorted(glob.glob(os.path.join(D, "startup_r*.json"))):
+    rnd = float(re.search(r"startup_r(\d+)\.json", fn).group(1))
+    res = {r["command"]: r["median"] for r in json.load(open(fn))["results"]}
+    if "none" in res:
+        for name, m in res.items():
+            startup[name][rnd] = (m - res["none"]) * 1e6
+
+# Syscalls per reaped orphan, as initbench computes it: PID 1's syscalls during the storm (ftrace
+# raw_syscalls/sys_enter) over the reaps it sees, which are wait4 returns only. An init that reaps with
+# waitid() would show no reaps: then fall back to syscalls / N orphans, and mark it.
+fallback = set()
+
+
+def per_reap(r):
+    if r["tr_reaps"] >= 0.9 * r["n"]:
+        return r["sys_per_reap"]
+    fallback.add(r["init"])
+    return r["sys_total"] / r["n"]
+
+
+trace_loss = {i for k in trace for i, rr in trace[k].items() for r in rr.values() if r["tr_entries"] != r["tr_written"]}
+
+
+def metric(table, init, fn):
+    return med([fn(r) for r in table.get(init, {}).values()])
+
+
+def ratio(table, fn, a, b="reaper"):
+    """median over rounds of fn(b)/fn(a), both measured in the same round."""
+    A, B = table.get(a, {}), table.get(b, {})
+    xs = []
+    for rnd in set(A) & set(B):
+        x, y = fn(A[rnd]), fn(B[rnd])
+        if x and y is not None:
+            xs.append(y / x)
+    return med(xs)
+
+
+def size_cell(i):
+    s = sizes.get(i)
+    if not s:
+        return "–"
+    b = s["bytes"]
+    txt = f"{b / 1024:.1f} KiB {s['link']}"
+    if s["deps_bytes"]:
+        txt += f" + {s['deps_bytes'] / 1048576:.1f} MiB libs"
+    return txt
+
+
+def pair(a, b, p):
+    return f"{f(a, p)} / {f(b, p)}"
+
+
+rounds = knobs.get("ROUNDS", "?")
+n = int(next((r["n"] for t in storm.values() for rr in t.values() for r in rr.values()), 0))
+print("## Benchmark: reaper against the anchors\n")
+print(f"Machine: {env.get('nproc', '?')} CPUs, kernel {env.get('kernel', '?')}, {env.get('model name', '').strip()}. "
+      f"{rounds} interleaved round(s), N = {n:,} orphans per storm; every figure is the median over rounds. "
+      f"`reaper` = `{RPATH}` ({RORIGIN}). Raw results: `{D}`.\n")
+
+hdr = ["init", "binary", "VmRSS kB (anon)", "startup Δ µs", "syscalls / reap K=2 / K=8",
+       "zombie life p50 / p99 µs (K=2)", "max zombies K=2 / K=8", "PID-1 CPU µs / orphan K=2 / K=8",
+       "signal fwd p50 / p99 µs"]
+print("| " + " | ".join(hdr) + " |")
+print("|" + "---|" * len(hdr))
+for i in INITS:
+    cpu = [metric(storm[k], i, lambda r: r["init_sched_ms"] * 1e3 / r["n"]) for k in (2, 8)]
+    spr = [metric(trace[k], i, per_reap) for k in (2, 8)]
+    life = [metric(trace[2], i, lambda r: r["zlife_p50_us"] if r["tr_reaps"] >= 0.9 * r["n"] else None),
+            metric(trace[2], i, lambda r: r["zlife_p99_us"] if r["tr_reaps"] >= 0.9 * r["n"] else None)]
+    zmax = [metric(trace[k], i, lambda r: r["zmax"] if r["tr_reaps"] >= 0.9 * r["n"] else None) for k in (2, 8)]
+    rss, anon = metric(mem, i, lambda r: r["vmrss_kb"]), metric(mem, i, lambda r: r["rssanon_kb"])
+    st = med(list(startup.get(i, {}).values()))
+    name = f"**{i}**" if i == "reaper" else i
+    mark = " †" if i in fallback else ""
+    print(f"| {name} | {size_cell(i)} | {f(rss, 0)} ({f(anon, 0)}) | {'0 (floor)' if i == 'none' else f(st, 0)} | "
+          f"{pair(*spr, 2)}{mark} | {pair(*life, 0)} | {pair(*zmax, 0)} | {pair(*cpu, 2)} | "
+          f"{pair(metric(sig, i, lambda r: r['p50_us']), metric(sig, i, lambda r: r['p99_us']), 1)}"
+          f"{' (direct)' if i == 'none' else ''} |")
+print()
+print("none = the workload itself is PID 1 and reaps with a blocking waitpid (the floor); its binary is the static "
+      "initbench harness, so it has no size here. Syscalls per reap and zombie life come from ftrace (initbench "
+      "`storm --trace`); PID-1 CPU per orphan from schedstat in untraced storms; signal latency from `initbench sig` "
+      "(`kill -TERM` to PID 1 until the child's handler runs).")
+if fallback:
+    print(f"\n† {', '.join(sorted(fallback))}: initbench saw no `wait4` reaps (the init reaps with another call, e.g. "
+          "`waitid`), so the figure is PID 1's syscalls during the storm divided by N orphans, and zombie life / max "
+          "zombies cannot be matched (n/a).")
+if trace_loss:
+    print(f"\nWarning: the trace buffer overflowed for {', '.join(sorted(trace_loss))}; its traced figures undercount.")
+print()
+
+print("### reaper relative to each anchor (reaper ÷ anchor, same round; < 1 is better)\n")
+t = [("binary bytes on disk (with shared libs)", None),
+     ("VmRSS as PID 1", (mem, lambda r: r["vmrss_kb"])),
+     ("syscalls per reap, K=2", (trace[2], per_reap)),
+     ("syscalls per reap, K=8", (trace[8], per_reap)),
+     ("PID-1 CPU per orphan, K=2", (storm[2], lambda r: r["init_sched_ms"])),
+     ("PID-1 CPU per orphan, K=8", (storm[8], lambda r: r["init_sched_ms"])),
+     ("signal forwarding p50", (sig, lambda r: r["p50_us"])),
+     ("signal forwarding p99", (sig, lambda r: r["p99_us"]))]
+print("| measure | " + " | ".join(f"vs {a}" for a in ANCHORS) + " |")
+print("|---|" + "---|" * len(ANCHORS))
+for label, src in t:
+    cells = []
+    for a in ANCHORS:
+        if src is None:
+            ra, rr = sizes.get(a), sizes.get("reaper")
+            x = (rr["bytes"] + rr["deps_bytes"]) / (ra["bytes"] + ra["deps_bytes"]) if ra and rr else None
+        else:
+            x = ratio(src[0], src[1], a)
+        cells.append("n/a" if x is None else f"{x:.2f}×")
+    print(f"| {label} | " + " | ".join(cells) + " |")
+print()
+
+print("### Targets\n")
+rs = sizes.get("reaper", {})
+kib = rs.get("bytes", 0) / 1024
+static = rs.get("link") == "static"
+spr2 = metric(trace[2], "reaper", per_reap)
+p50 = metric(sig, "reaper", lambda r: r["p50_us"])
+
+
+def verdict(ok):
+    return "n/a" if ok is None else ("**met**" if ok else "**not met**")
+
+
+print("| what | this issue's target | project goal | reaper measured | target | goal |")
+print("|---|---|---|---|---|---|")
+print(f"| static binary size | static, ≤ 400 KiB | ≤ 64 KiB | {kib:.1f} KiB, {rs.get('link', '?')} | "
+      f"{verdict(static and kib <= 400 if rs else None)} | {verdict(static and kib <= 64 if rs else None)} |")
+print(f"| syscalls per reaped orphan, K=2 | ≤ 1.5 | ≤ 1.1 | {f(spr2, 2)}{' †' if 'reaper' in fallback else ''} | "
+      f"{verdict(None if spr2 is None else spr2 <= 1.5)} | {verdict(None if spr2 is None else spr2 <= 1.1)} |")
+print(f"| signal forwarding p50 | – | ≤ 6 µs | {f(p50, 1)} µs | – | {verdict(None if p50 is None else p50 <= 6)} |")
+print()
+
+# The reference figures, for a sanity check of this run's anchors against the ones the harness measured before.
+if os.path.exists(BASELINES):
+    lines = [l for l in open(BASELINES) if l.startswith("|")]
+    want = set(INITS)
+    keep = [l for l in lines[:2]] + [l for l in lines[2:] if l.split("|")[1].strip() in want]
+    if len(keep) > 2:
+        print("### Reference: anchor-baselines.md (same harness, 5 rounds, same machine kind; anchors here should be close)\n")
+        print("".join(keep))
+PY
+
+# ---------------------------------------------------------------------------- the zombies scanner
+if ! skip scan && [ -f scripts/bench-scan.sh ]; then
+  echo
+  echo "## zombies scanner (scripts/bench-scan.sh)"
+  echo
+  if ! bash scripts/bench-scan.sh 2>"$OUT/scan.err" | tee "$OUT/scan.md"; then
+    failures=$((failures + 1))
+    log "FAILED: scripts/bench-scan.sh (stderr in $OUT/scan.err)"
+  fi
+fi
+
+log "report: $OUT/summary.md; detailed tables: $OUT/tables.md"
+[ "$failures" -eq 0 ] || die "$failures measurement(s) failed; see the messages above"
