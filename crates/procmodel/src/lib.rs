@@ -1,0 +1,34 @@
+//! The process model of a Linux node, read from `/proc` and `/sys/fs/cgroup` in one scan.
+//!
+//! ```no_run
+//! use procmodel::{scan, ScanConfig, diagnose::diagnose};
+//! let snap = scan(&ScanConfig::default()).expect("procfs readable");
+//! for group in snap.zombie_groups() {
+//!     let d = diagnose(&snap, &group);
+//!     println!("{} zombies of pid {}: {}", group.zombies.len(), group.parent, d.explanation);
+//! }
+//! println!("node tasks {} of {:?}", snap.budget.tasks(), snap.budget.limit);
+//! ```
+//!
+//! * [`scan`] / [`ScanConfig`] → [`Snapshot`]: every [`Process`] (pid, ppid, state, comm bytes,
+//!   threads, start time, exit status, uid; NSpid, cgroups, [`cgroup::Attribution`] and cmdline
+//!   where needed), the zombies, the [`NodeBudget`], per-cgroup [`CgroupPids`], pod names and
+//!   [`ReadErrors`].
+//! * [`cgroup`]: pure functions attributing cgroup paths to runtime, pod and container.
+//! * [`diagnose`]: cause and fix of each group of zombies.
+//! * [`tracker::ZombieTracker`]: first-seen times and leak rates across scans.
+//!
+//! The scanner never spawns a subprocess.
+#![warn(missing_docs)]
+
+pub mod cgroup;
+pub mod diagnose;
+pub mod parse;
+pub mod scan;
+pub mod tracker;
+
+pub use scan::{
+    scan, scan_default, CgroupPids, CgroupVersion, Detail, NodeBudget, PodRef, Process, ReadErrors,
+    ScanConfig, ScanError, ScopeKind, Snapshot, ZombieGroup,
+};
+pub use tracker::{ZombieKey, ZombieTracker};
