@@ -21,6 +21,17 @@ pub enum Forward {
     Session,
 }
 
+/// Subreaper registration outside PID 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subreaper {
+    /// Register; a failure is a warning (reaper, dumb-init, pause).
+    Auto,
+    /// Register; a failure is fatal (tini `-s`, catatonit).
+    Required,
+    /// Do not register (tini without `-s`: it warns instead).
+    Off,
+}
+
 /// Everything the core needs to know, filled by the persona's options.
 pub struct Config {
     /// The persona whose messages and exit codes apply.
@@ -47,8 +58,10 @@ pub struct Config {
     pub drain_signal: i32,
     /// Drain remaining processes when the program exits (false: exit at once, as tini does).
     pub drain: bool,
-    /// The user asked for subreaper registration explicitly (tini `-s`): failure is fatal.
-    pub subreaper_required: bool,
+    /// Outside PID 1: whether to register as child subreaper.
+    pub subreaper: Subreaper,
+    /// When PROGRAM exits, send SIGTERM to its process group before exiting (dumb-init).
+    pub term_group_on_exit: bool,
     /// Pause mode: no child.
     pub pause: bool,
     /// Index in argv of PROGRAM (0: none given).
@@ -75,7 +88,8 @@ impl Config {
             grace_ms: 5000,
             drain_signal: SIGTERM,
             drain: true,
-            subreaper_required: false,
+            subreaper: Subreaper::Auto,
+            term_group_on_exit: false,
             pause: false,
             program: 0,
         }
@@ -179,6 +193,9 @@ pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Par
     (persona.defaults)(&mut cfg);
     if let Some(act) = (persona.early)(args) {
         return Ok(Parsed::Print(act));
+    }
+    if persona.opts.is_empty() {
+        return Ok(Parsed::Run(cfg)); // pause takes no arguments and ignores what it is given
     }
     let mut seen: u64 = 0;
     let mut i = first;

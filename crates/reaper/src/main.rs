@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+mod compat;
 mod config;
 mod out;
 mod persona;

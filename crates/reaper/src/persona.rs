@@ -2,6 +2,7 @@
 //! dumb-init, catatonit or pause. Each persona is data (tables) plus one `render` function that words
 //! the core's events; nothing here runs processes.
 
+use crate::compat;
 use crate::config::{self, Act, Config, EnvOpt, Forward, Opt, UsageError, When};
 use crate::out::Line;
 use crate::signals;
@@ -22,8 +23,14 @@ pub enum Event<'a> {
     ExecFailed { prog: &'a [u8], err: Errno },
     /// A system call reaper needs failed (`what` names it).
     Failed { what: &'a str, err: Errno },
-    /// Not PID 1 and subreaper registration failed.
-    NoSubreaper { err: Errno },
+    /// Not PID 1: whether orphans will come to us (subreaper), and why not.
+    NotPid1 { subreaper: Result<(), Errno> },
+    /// A child (PROGRAM or orphan) was reaped.
+    ChildReaped { pid: i32, exit: Exit },
+    /// The child started its own session (session mode; said by the child).
+    SessionStarted,
+    /// A TTY hand-off signal was swallowed.
+    Swallowed { sig: i32 },
     /// PROGRAM was started.
     Spawned { pid: i32 },
     /// A signal arrived.
@@ -62,17 +69,21 @@ impl Event<'_> {
     pub fn level(&self) -> Level {
         match self {
             Event::ExecFailed { .. } | Event::Failed { .. } | Event::Usage(_) => Level::Error,
-            Event::NoSubreaper { .. } | Event::Killing { .. } | Event::Reaped { .. } => Level::Warn,
+            Event::NotPid1 { .. } | Event::Killing { .. } | Event::Reaped { .. } => Level::Warn,
             Event::Summary { .. } | Event::Shutdown { .. } => Level::Warn,
             Event::Spawned { .. } | Event::ProgramExited { .. } | Event::Draining { .. } => {
                 Level::Info
             }
-            Event::Received { .. } | Event::Forwarded { .. } => Level::Debug,
+            Event::Received { .. } | Event::Forwarded { .. } | Event::ChildReaped { .. } => {
+                Level::Debug
+            }
+            Event::SessionStarted | Event::Swallowed { .. } => Level::Debug,
         }
     }
 }
 
 /// Exit codes a persona uses for its own failures.
+#[derive(Clone, Copy)]
 pub struct Codes {
     /// PROGRAM not found.
     pub not_found: i32,
@@ -364,10 +375,18 @@ fn render_reaper(ev: &Event, l: &mut Line) -> bool {
         Event::Failed { what, err } => {
             l.s(what).s(": ").s(err.text());
         }
-        Event::NoSubreaper { err } => {
+        Event::NotPid1 { subreaper: Ok(()) } => return false,
+        Event::NotPid1 {
+            subreaper: Err(err),
+        } => {
             l.s("warning: not PID 1 and cannot register as child subreaper (")
                 .s(err.text())
                 .s("): orphans will not be reaped; run reaper as PID 1");
+        }
+        Event::ChildReaped { .. } | Event::SessionStarted => return false,
+        Event::Swallowed { sig } => {
+            l.s("ignored the terminal hand-off's ");
+            push_sig(l, *sig);
         }
         Event::Spawned { pid } => {
             l.s("started PROGRAM as pid ").n(*pid as i64);
@@ -466,7 +485,15 @@ pub static REAPER: Persona = Persona {
 };
 
 /// Every persona, looked up by name.
-pub static ALL: [&Persona; 1] = [&REAPER];
+pub static ALL: [&Persona; 7] = [
+    &REAPER,
+    &compat::TINI,
+    &compat::TINI_STATIC,
+    &compat::DOCKER_INIT,
+    &compat::DUMB_INIT,
+    &compat::CATATONIT,
+    &compat::PAUSE,
+];
 
 /// The persona called `name`, if any.
 pub fn by_name(name: &[u8]) -> Option<&'static Persona> {

@@ -9,7 +9,7 @@
 //! * **Drain / pause** (PROGRAM gone, or never started): every signal is blocked and taken
 //!   synchronously with `sigtimedwait`, which also carries the grace deadline without a race.
 
-use crate::config::{Config, Forward};
+use crate::config::{Config, Forward, Subreaper};
 use crate::out::{Line, STDERR};
 use crate::persona::{self, Event, Persona};
 use crate::signals::{
@@ -61,7 +61,7 @@ extern "C" fn on_signal(sig: i32) {
     let (p, v) = (handler_persona(), VERBOSITY.load(Relaxed));
     let bit = SigSet::of(sig).0;
     if SWALLOW.fetch_and(!bit, Relaxed) & bit != 0 {
-        emit(p, v, &Event::Received { sig });
+        emit(p, v, &Event::Swallowed { sig });
     } else {
         emit(p, v, &Event::Received { sig });
         let to = REWRITE.get(sig as usize).map_or(0, |r| r.load(Relaxed)) as i32;
@@ -159,7 +159,11 @@ impl Core<'_> {
             }
             w
         };
-        result.unwrap_or_else(|e| self.fatal("wait", e))
+        let w = result.unwrap_or_else(|e| self.fatal("wait", e));
+        if let Wait::Reaped(pid, exit) = w {
+            self.emit(&Event::ChildReaped { pid, exit });
+        }
+        w
     }
 
     /// Reaps everything that has exited; false when no child is left at all.
@@ -343,12 +347,18 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
     }
     // Orphans go to the nearest subreaper ancestor: outside PID 1, become one so that they come to us.
     if !core.pid1 {
-        if let Err(err) = sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) {
-            if cfg.subreaper_required {
-                core.fatal("prctl(PR_SET_CHILD_SUBREAPER)", err);
+        let subreaper = match cfg.subreaper {
+            // The bit survives exec: a parent that set it for us counts (tini checks the same).
+            Subreaper::Off if sys::is_child_subreaper() => Ok(()),
+            Subreaper::Off => Err(sys::Errno(libc::EPERM)),
+            Subreaper::Auto | Subreaper::Required => {
+                sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1).map(|_| ())
             }
-            core.emit(&Event::NoSubreaper { err });
+        };
+        if let (Err(err), Subreaper::Required) = (subreaper, cfg.subreaper) {
+            core.fatal("prctl(PR_SET_CHILD_SUBREAPER)", err);
         }
+        core.emit(&Event::NotPid1 { subreaper });
     }
     // A parent may have left SIGCHLD ignored: the kernel would then reap for us and lose statuses.
     // The child gets the inherited "ignored" back before exec.
@@ -458,6 +468,9 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
     };
     TARGET.store(0, Relaxed);
     core.emit(&Event::ProgramExited { exit: status });
+    if cfg.term_group_on_exit {
+        let _ = sys::kill(-child, SIGTERM); // dumb-init: the rest of PROGRAM's group is told to go too
+    }
     core.drain();
     let code = match status {
         Exit::Code(c) => c,

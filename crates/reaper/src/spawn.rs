@@ -48,7 +48,9 @@ fn child(
 ) -> ! {
     let (p, v) = (cfg.persona, cfg.verbosity);
     if cfg.forward == Forward::Session {
-        let _ = sys::setsid();
+        if sys::setsid().is_ok() {
+            emit(p, v, &Event::SessionStarted);
+        }
         // Take the terminal reaper let go of (no-op without one).
         let _ = sys::attach_tty(0);
     } else {

@@ -265,6 +265,14 @@ pub fn getsid() -> i32 {
     unsafe { libc::getsid(0) }
 }
 
+/// Whether this process is a child subreaper (the attribute survives exec).
+pub fn is_child_subreaper() -> bool {
+    let mut flag: c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER stores an int through the pointer, which is valid.
+    let r = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut flag as *mut c_int) };
+    r == 0 && flag != 0
+}
+
 /// Whether this process was forked: in the child `Child`, in the parent `Parent(pid)`.
 pub enum Fork {
     Child,
