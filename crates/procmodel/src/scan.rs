@@ -132,6 +132,10 @@ pub struct Process {
     pub cgroups: Option<Vec<CgroupLine>>,
     /// Attribution of the preferred cgroup line, when details were read.
     pub attribution: Option<Attribution>,
+    /// The zombie's own cgroup lines all read `/` (cgroup v1 without a v2 path), so `cgroups`
+    /// and `attribution` were copied from its live parent, whose container it almost always
+    /// shares.
+    pub cgroup_from_parent: bool,
     /// Command line arguments, read only for live parents of zombies and conmon/shim ancestors.
     #[serde(serialize_with = "ser_args")]
     pub cmdline: Option<Vec<Vec<u8>>>,
@@ -664,6 +668,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
                     sig_ign: None,
                     cgroups: None,
                     attribution: None,
+                    cgroup_from_parent: false,
                     cmdline: None,
                 }),
                 Err(e) => {
@@ -751,6 +756,25 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
             let is_runtime = p.comm == b"conmon" || p.comm.starts_with(b"containerd-shim");
             if is_runtime {
                 cmdline_set.insert(pid);
+            }
+        }
+        // Zombies whose cgroup lines are all '/' (v1-only hosts): take the live parent's.
+        for &z in &zombies {
+            let zi = index[&z];
+            let rootish = processes[zi]
+                .cgroups
+                .as_deref()
+                .is_none_or(|l| l.iter().all(|l| l.path == "/"));
+            let Some(&pi) = index.get(&processes[zi].ppid) else {
+                continue;
+            };
+            let parent = &processes[pi];
+            if rootish && !parent.is_zombie() && parent.cgroup_path().is_some_and(|p| p != "/") {
+                let (cg, at) = (parent.cgroups.clone(), parent.attribution.clone());
+                let zp = &mut processes[zi];
+                zp.cgroups = cg;
+                zp.attribution = at;
+                zp.cgroup_from_parent = true;
             }
         }
         for &pid in &cmdline_set {

@@ -1,0 +1,261 @@
+//! Human output.
+
+use crate::report::{human_duration, Report};
+use std::fmt::Write;
+
+/// ANSI styling, a no-op when colour is off.
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    pub fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    pub fn red(&self, s: &str) -> String {
+        self.wrap("31", s)
+    }
+    pub fn green(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    pub fn yellow(&self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    pub fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+}
+
+fn pct(r: Option<f64>) -> String {
+    r.map(|r| format!("{:.1}%", r * 100.0))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+fn table(rows: &[Vec<String>], indent: &str) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut w = vec![0; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        out.push_str(indent);
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                out.push_str(c);
+            } else {
+                let pad = w[i] - c.chars().count();
+                out.push_str(c);
+                out.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The default report as text. `watch` adds rates and first-seen ages.
+pub fn human(r: &Report, st: Style, watch: bool) -> String {
+    let mut o = String::new();
+    let now = r.taken_at;
+    if r.groups.is_empty() {
+        let _ = writeln!(
+            o,
+            "{} ({} processes scanned{}).",
+            st.green("No zombies on this node"),
+            r.processes_scanned,
+            if r.zombies_ignored_younger_than_min_age > 0 {
+                format!(
+                    ", {} younger than --min-age ignored",
+                    r.zombies_ignored_younger_than_min_age
+                )
+            } else {
+                String::new()
+            }
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "{} held by {} parent(s) ({} processes scanned)",
+            st.red(&format!("{} zombie(s)", r.zombie_count)),
+            r.groups.len(),
+            r.processes_scanned
+        );
+    }
+    for g in &r.groups {
+        let p = &g.parent;
+        let _ = writeln!(o);
+        let ns = match (p.ns_pid, p.is_container_init) {
+            (Some(n), Some(true)) => format!(", pid {n} in its namespace: PID 1 of its container"),
+            (Some(n), _) if n != p.pid => format!(", pid {n} in its namespace"),
+            _ if p.is_ns_init => ", PID 1 of this namespace".into(),
+            _ => String::new(),
+        };
+        if p.visible {
+            let _ = writeln!(
+                o,
+                "{} {} (pid {}{ns}) holds {}",
+                st.bold("PARENT"),
+                st.bold(&p.name),
+                p.pid,
+                st.red(&format!("{} zombie(s)", g.zombie_count))
+            );
+            let _ = writeln!(
+                o,
+                "  command:   {}",
+                p.cmdline.as_deref().unwrap_or("(not read)")
+            );
+            let _ = writeln!(o, "  in:        {}", p.owner.label);
+        } else {
+            let _ = writeln!(
+                o,
+                "{} pid {} (not visible) holds {}",
+                st.bold("PARENT"),
+                p.pid,
+                st.red(&format!("{} zombie(s)", g.zombie_count))
+            );
+        }
+        let _ = writeln!(o, "  zombies:   {}", g.names);
+        if let Some(rate) = g.new_per_minute {
+            let _ = writeln!(o, "  leak rate: {rate:.2} new zombies/min");
+        }
+        let _ = writeln!(o, "  {}     {}", st.yellow("cause:"), g.explanation);
+        let _ = writeln!(o, "  {}       {}", st.green("fix:"), g.fix);
+        let mut rows = vec![vec![
+            "PID".to_string(),
+            "NSPID".into(),
+            "NAME".into(),
+            "EXIT".into(),
+            "AGE".into(),
+            if watch { "SEEN".into() } else { "IN".into() },
+        ]];
+        let limit = 20;
+        for z in g.zombies.iter().take(limit) {
+            let exit = match (&z.exit_status, z.exit_status_reliable) {
+                (Some(e), true) => e.to_string(),
+                (Some(_), false) => "unknown".into(),
+                (None, _) => "-".into(),
+            };
+            let age = z
+                .max_age_seconds
+                .map(|a| format!("≤{}", human_duration(a)))
+                .unwrap_or_else(|| "-".into());
+            let last = if watch {
+                z.first_seen
+                    .map(|f| format!("{} ago", human_duration(now - f)))
+                    .unwrap_or_else(|| "-".into())
+            } else {
+                z.owner.label.clone()
+            };
+            rows.push(vec![
+                z.pid.to_string(),
+                opt(z.ns_pid),
+                z.name.clone(),
+                exit,
+                age,
+                last,
+            ]);
+        }
+        o.push_str(&table(&rows, "    "));
+        if g.zombies.len() > limit {
+            let _ = writeln!(
+                o,
+                "    ... and {} more (see --json)",
+                g.zombies.len() - limit
+            );
+        }
+    }
+
+    let n = &r.budget.node;
+    let _ = writeln!(o, "\n{}", st.bold("PID budget"));
+    let _ = writeln!(
+        o,
+        "  node: {} tasks of {} (min(pid_max {}, threads-max {})), {} used; zombies {} ({} of tasks)",
+        n.tasks,
+        opt(n.limit),
+        opt(n.pid_max),
+        opt(n.threads_max),
+        pct(n.usage_ratio),
+        n.zombies,
+        pct(n.zombie_share)
+    );
+    if let Some(rate) = n.new_per_minute {
+        let _ = writeln!(
+            o,
+            "        {rate:.2} new zombies/min; exhaustion in {}",
+            n.seconds_to_exhaustion
+                .map(human_duration)
+                .unwrap_or_else(|| "never at this rate".into())
+        );
+    }
+    if !r.budget.scopes.is_empty() {
+        let mut rows = vec![vec![
+            "SCOPE".to_string(),
+            "PIDS".into(),
+            "MAX".into(),
+            "USED".into(),
+            "ZOMBIES".into(),
+            "REFUSED".into(),
+        ]];
+        if watch {
+            rows[0].push("RATE/MIN".into());
+            rows[0].push("EXHAUSTED IN".into());
+        }
+        for s in &r.budget.scopes {
+            let mut row = vec![
+                s.label.clone(),
+                if s.readable {
+                    opt(s.current)
+                } else {
+                    "unreadable".into()
+                },
+                if s.readable {
+                    s.max.map(|m| m.to_string()).unwrap_or_else(|| "max".into())
+                } else {
+                    "-".into()
+                },
+                pct(s.usage_ratio),
+                format!("{} ({})", s.zombies, pct(s.zombie_share)),
+                opt(s.forks_refused),
+            ];
+            if watch {
+                row.push(
+                    s.new_per_minute
+                        .map(|r| format!("{r:.2}"))
+                        .unwrap_or_else(|| "-".into()),
+                );
+                row.push(
+                    s.seconds_to_exhaustion
+                        .map(human_duration)
+                        .unwrap_or_else(|| "-".into()),
+                );
+            }
+            rows.push(row);
+        }
+        o.push_str(&table(&rows, "  "));
+    }
+    if !r.violations.is_empty() {
+        let _ = writeln!(o);
+        for v in &r.violations {
+            let _ = writeln!(o, "{} {v}", st.red("OVER THRESHOLD:"));
+        }
+    }
+    for note in &r.notes {
+        let _ = writeln!(o, "{} {note}", st.dim("note:"));
+    }
+    o
+}
