@@ -52,18 +52,19 @@ pub fn start(args: sys::Args) -> ! {
     let base = argv0.rsplit(|&c| c == b'/').next().unwrap_or(argv0);
     let mut persona: &'static Persona = persona::by_name(base).unwrap_or(&persona::REAPER);
     let mut first = 1;
-    if let Some(name) = args.get(1).strip_prefix(b"--compat") {
-        let name = match name {
-            [] => {
-                first = 3;
-                args.get(2)
-            }
-            [b'=', rest @ ..] => {
-                first = 2;
-                rest
-            }
-            _ => &[][..],
-        };
+    let compat = match args.get(1).strip_prefix(b"--compat") {
+        Some([]) => {
+            first = 3;
+            Some(args.get(2))
+        }
+        Some([b'=', rest @ ..]) => {
+            first = 2;
+            Some(rest)
+        }
+        _ if core::ptr::eq(persona, &persona::REAPER) => sys::getenv(c"REAPER_COMPAT"),
+        _ => None,
+    };
+    if let Some(name) = compat {
         match persona::by_name(name) {
             Some(p) => persona = p,
             None => usage_error(

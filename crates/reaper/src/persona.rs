@@ -335,7 +335,8 @@ Options (each has an environment variable; a flag beats its variable):
       --no-drain            exit as soon as PROGRAM exits              REAPER_NO_DRAIN=1
   -s, --subreaper           accepted for tini users (automatic)        REAPER_SUBREAPER=1
       --compat NAME         behave as tini, tini-static, docker-init,
-                            dumb-init, catatonit or pause
+                            dumb-init, catatonit or pause (first option)
+                                                                       REAPER_COMPAT
   -h, --help                this text
   -V, --version             the version
       --license             the license
