@@ -144,7 +144,8 @@ type PreExec = Box<dyn FnMut() -> io::Result<()> + Send + Sync>;
 
 /// A command line that runs an init (reaper, or an anchor for differential tests) in a [`Mode`].
 ///
-/// The final command is `WRAPPER... [unshare --pid --fork --mount-proc --kill-child] PROGRAM ARGS...`.
+/// The final command is `WRAPPER... [unshare --pid --fork --mount-proc --kill-child] INNER... PROGRAM ARGS...`.
+/// Every signal disposition is reset to the default in the spawned process.
 /// stdout and stderr go to files (so orphans holding them open cannot block the test); stdin is
 /// /dev/null unless set. Every `REAPER_*` variable of the test's environment is removed.
 pub struct Init {
@@ -152,6 +153,7 @@ pub struct Init {
     program: PathBuf,
     args: Vec<OsString>,
     wrapper: Vec<OsString>,
+    inner: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
     cwd: Option<PathBuf>,
     stdio: Option<OwnedFd>,
@@ -172,6 +174,7 @@ impl Init {
             program: program.into(),
             args: Vec::new(),
             wrapper: Vec::new(),
+            inner: Vec::new(),
             envs: Vec::new(),
             cwd: None,
             stdio: None,
@@ -203,6 +206,17 @@ impl Init {
     {
         self.wrapper
             .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Programs that run inside the namespace and exec the init, e.g. `sigsetup ... --`: with
+    /// [`Mode::Pid1`] the wrapper is PID 1 and the init, exec'd by it, keeps pid 1.
+    pub fn inner_wrapper<I, S>(mut self, args: I) -> Init
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.inner.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
@@ -249,6 +263,7 @@ impl Init {
             v.push(tool("unshare").into());
             v.extend(["--pid", "--fork", "--mount-proc", "--kill-child"].map(OsString::from));
         }
+        v.extend(self.inner.iter().cloned());
         v.push(self.program.clone().into());
         v.extend(self.args.iter().cloned());
         v
@@ -290,6 +305,19 @@ impl Init {
                 };
             }
         }
+        // Hermetic signal state: whatever the test's own environment ignores (a CI shell may ignore
+        // some real-time signals) is reset to the default; std already clears the mask.
+        // SAFETY: raw rt_sigaction calls only.
+        unsafe {
+            cmd.pre_exec(|| {
+                for sig in 1..=sys::NSIG {
+                    if sig != sys::SIGKILL && sig != sys::SIGSTOP {
+                        let _ = sys::set_ignored(sig, false);
+                    }
+                }
+                Ok(())
+            })
+        };
         for mut f in self.pre_exec {
             // SAFETY: the closures only make async-signal-safe system calls.
             unsafe { cmd.pre_exec(move || f()) };
