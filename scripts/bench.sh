@@ -416,8 +416,11 @@ if ! skip scan && [ -f scripts/bench-scan.sh ]; then
   echo
   echo "## zombies scanner (scripts/bench-scan.sh)"
   echo
-  # Same QUICK knob for it; its stderr (progress) stays visible and is kept beside its report.
-  if ! QUICK=$QUICK bash scripts/bench-scan.sh 2> >(tee "$OUT/scan.err" >&2) | tee "$OUT/scan.md"; then
+  # It has its own knobs (ROUNDS, SIZES); QUICK=1 scales it down too, unless they were given explicitly.
+  # Its stderr (progress) stays visible and is kept beside its report.
+  scan_env=(QUICK="$QUICK")
+  [ "$QUICK" = 1 ] && scan_env+=(ROUNDS="$ROUNDS" SIZES="${SIZES:-10000}")
+  if ! env "${scan_env[@]}" bash scripts/bench-scan.sh 2> >(tee "$OUT/scan.err" >&2) | tee "$OUT/scan.md"; then
     failures=$((failures + 1))
     log "FAILED: scripts/bench-scan.sh (stderr in $OUT/scan.err)"
   fi
