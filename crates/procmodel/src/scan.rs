@@ -8,10 +8,11 @@
 //! issue requires comm as bytes, so the parsers here are hand-written ([`crate::parse`]).
 //! Reading is hand-written too, to control syscalls: the hot path does exactly
 //! `openat` + `fstat` + `read` + `close` of `/proc/PID/stat` per process (4 syscalls), using
-//! one reused buffer. First measurement (2-core VM, kernel 6.18, 10,082 processes, release
-//! build): a full scan took ~105 ms against ~555 ms for `ps -eo pid,ppid,stat,comm` (5.3x), with
-//! `strace -c -f` counting 10,095 openat, 10,088 fstat, 10,104 read and 10,094 close. Run
-//! `scripts/bench-scan.sh` for current figures at 10,000 and 30,000 processes.
+//! one reused buffer. Measured by `scripts/bench-scan.sh` (2-core VM, kernel 6.18, release build,
+//! medians of 9 interleaved runs, wall time fork to exit, while other jobs loaded the machine):
+//! 10,103 processes: scan 160 ms vs `ps -eo pid,ppid,stat,comm` 569 ms (3.6x); 30,130 processes:
+//! 1.14 s vs 6.31 s (5.5x); `strace -c -f`: 4.006 openat+fstat+read+close per process (4.01
+//! syscalls per process in all). On a quiet machine, 10,082 processes: ~105 ms vs ~555 ms (5.3x).
 //!
 //! `status`, `cgroup` and `cmdline` are read only for zombies, the ancestors of zombies and
 //! (cmdline) the parents of zombies that are not themselves in state Z or D, unless
@@ -725,7 +726,8 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
     }
     if cfg.detail != Detail::Minimal {
         for &pid in &detail_set {
-            let i = index[&pid];
+            // A parent may be missing (exited, or outside this PID namespace).
+            let Some(&i) = index.get(&pid) else { continue };
             let p = &mut processes[i];
             let status_path = proc_root.join(format!("{pid}/status"));
             match read_small(&status_path) {

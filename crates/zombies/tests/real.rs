@@ -212,6 +212,8 @@ fn fake_proc_tree_counts_unreadable_entries() {
     w("60/stat", stat(60, "dead", 'Z', 50).as_bytes());
     w("60/cgroup", b"0::/system.slice/app.service\n");
     w("61/stat", b"garbage without parens");
+    // A zombie whose parent is not in this /proc (exited, or outside the namespace).
+    w("70/stat", stat(70, "orphan", 'Z', 99).as_bytes());
     std::fs::create_dir_all(dir.join("62")).unwrap(); // vanished: no stat
     w("loadavg", b"0.00 0.00 0.00 1/7 100\n");
     w("sys/kernel/pid_max", b"100\n");
@@ -224,10 +226,10 @@ fn fake_proc_tree_counts_unreadable_entries() {
         detail: Detail::Zombies,
     })
     .unwrap();
-    assert_eq!(snap.processes.len(), 3);
-    assert_eq!(snap.zombies, vec![60]);
-    // 62/stat, 60/status, and 1/status + 1/cgroup (an ancestor of the zombie) are missing.
-    assert_eq!(snap.errors.vanished, 4);
+    assert_eq!(snap.processes.len(), 4);
+    assert_eq!(snap.zombies, vec![60, 70]);
+    // 62/stat, 60/status, 1/status + 1/cgroup (an ancestor of the zombie), 70/status + 70/cgroup.
+    assert_eq!(snap.errors.vanished, 6);
     assert_eq!(snap.errors.other, 1, "61 unparsable");
     assert_eq!(
         (snap.budget.limit, snap.budget.loadavg_tasks),
@@ -253,6 +255,9 @@ fn fake_proc_tree_counts_unreadable_entries() {
     assert_eq!(g["cause"], "application_not_waiting");
     assert_eq!(g["parent"]["cmdline"], "/usr/bin/app --serve");
     assert_eq!(v["read_errors"]["other"], 1);
+    let lost = group_of(&v, 99).unwrap();
+    assert_eq!(lost["cause"], "parent_not_visible");
+    assert_eq!(lost["parent"]["visible"], false);
     assert!(v["notes"].as_array().unwrap().iter().any(|n| n
         .as_str()
         .unwrap()

@@ -1,0 +1,180 @@
+//! End to end with podman: a container whose PID 1 never waits (`busybox sleep`), a `podman exec`
+//! loop whose commands leave orphans behind (`sh -c 'sleep 0.1 & exit 0'`), and `zombies` on the
+//! host naming that container, its PID 1, the probe's command and the cause (and a leak rate in
+//! watch).
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+fn conf() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/podman/containers.conf");
+    assert!(p.is_file(), "{} missing", p.display());
+    p.canonicalize().unwrap()
+}
+
+fn podman(args: &[&str]) -> Output {
+    let bin = require_tool("podman");
+    Command::new(bin)
+        .env("CONTAINERS_CONF", conf())
+        .args(args)
+        .output()
+        .expect("run podman")
+}
+
+fn podman_ok(args: &[&str]) -> String {
+    let out = podman(args);
+    assert!(
+        out.status.success(),
+        "podman {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Removes the container, the image and the build context, even when the test fails.
+struct Cleanup {
+    container: String,
+    image: String,
+    ctx: PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = podman(&["rm", "-f", "-t", "0", &self.container]);
+        let _ = podman(&["rmi", "-f", &self.image]);
+        let _ = std::fs::remove_dir_all(&self.ctx);
+    }
+}
+
+fn build_image(ctx: &Path, tag: &str) {
+    let busybox = require_tool("busybox");
+    let bin = ctx.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(&busybox, bin.join("busybox")).unwrap();
+    for applet in ["sh", "sleep", "true"] {
+        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+    }
+    std::fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY bin /bin\n").unwrap();
+    podman_ok(&["build", "-q", "-t", tag, ctx.to_str().unwrap()]);
+}
+
+fn exec_orphan(name: &str) {
+    // The exec'd shell backgrounds a sleep and exits at once: the sleep is orphaned to the
+    // container's PID 1 and becomes a zombie there when it ends.
+    let _ = podman(&["exec", name, "/bin/sh", "-c", "sleep 0.1 & exit 0"]);
+}
+
+#[test]
+fn podman_exec_orphans_under_a_pid1_that_never_waits() {
+    assert_eq!(unsafe { libc::geteuid() }, 0, "rootful podman needed");
+    let name = unique("zombies-e2e");
+    let image = format!("localhost/{name}:latest");
+    let ctx = std::env::temp_dir().join(format!("{name}-ctx"));
+    let _cleanup = Cleanup {
+        container: name.clone(),
+        image: image.clone(),
+        ctx: ctx.clone(),
+    };
+    build_image(&ctx, &image);
+    let id = podman_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        &image,
+        "/bin/busybox",
+        "sleep",
+        "3600",
+    ]);
+    assert_eq!(id.len(), 64, "container id: {id}");
+    let pid1: i32 = podman_ok(&["inspect", "--format", "{{.State.Pid}}", &name])
+        .parse()
+        .unwrap();
+
+    for _ in 0..3 {
+        exec_orphan(&name);
+    }
+    let v = poll(60.0, "3 zombies under the container's PID 1", || {
+        let (_, v) = run_json(&[]);
+        let n = group_of(&v, pid1)?["zombie_count"].as_u64()?;
+        (n >= 3).then_some(v)
+    });
+    let g = group_of(&v, pid1).unwrap();
+    let p = &g["parent"];
+    assert_eq!(p["ns_pid"], 1);
+    assert_eq!(p["is_container_init"], true);
+    assert_eq!(p["name"], "busybox");
+    assert_eq!(p["cmdline"], "/bin/busybox sleep 3600");
+    assert_eq!(p["container"]["runtime"], "podman");
+    assert_eq!(p["container"]["container_id"], id.as_str());
+    assert!(
+        p["cgroup"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("libpod-{id}")),
+        "{}",
+        p["cgroup"]
+    );
+    assert_eq!(g["cause"], "exec_orphans", "{}", g["explanation"]);
+    let expl = g["explanation"].as_str().unwrap();
+    assert!(expl.contains("sleep") && expl.contains(&id[..12]), "{expl}");
+    assert!(g["fix"].as_str().unwrap().contains("reaper"));
+    for z in g["zombies"].as_array().unwrap() {
+        assert_eq!(z["name"], "sleep");
+        assert_eq!(z["container"]["container_id"], id.as_str());
+        assert_eq!(z["exit_status"]["kind"], "exited");
+    }
+    let scope = v["budget"]["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["path"].as_str().unwrap().contains(&id) && s["kind"] == "container")
+        .expect("the container's pids scope");
+    assert!(scope["current"].as_u64().unwrap() >= 4, "{scope}");
+    assert!(scope["zombies"].as_u64().unwrap() >= 3);
+
+    let (_, out, _) = run(&["--color", "never"]);
+    assert!(
+        out.contains(&format!(
+            "PARENT busybox (pid {pid1}, pid 1 in its namespace: PID 1 of its container)"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("container podman {}", &id[..12])),
+        "{out}"
+    );
+
+    let (_, tree, _) = run(&["tree", "--color", "never"]);
+    assert!(
+        tree.contains(&format!("busybox({pid1}) [ns pid 1]")),
+        "{tree}"
+    );
+
+    // The leak rate: keep exec'ing while watch runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s2, n2) = (stop.clone(), name.clone());
+    let execs = std::thread::spawn(move || {
+        while !s2.load(Ordering::Relaxed) {
+            exec_orphan(&n2);
+        }
+    });
+    let (code, out, err) = run(&["watch", "--json", "--interval", "1", "--iterations", "5"]);
+    stop.store(true, Ordering::Relaxed);
+    execs.join().unwrap();
+    assert_eq!(code, 0, "{err}");
+    let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let g = group_of(&last, pid1).expect("group in watch");
+    assert!(
+        g["new_per_minute"].as_f64().unwrap() > 0.0,
+        "leak rate: {}",
+        g["new_per_minute"]
+    );
+}
