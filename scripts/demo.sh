@@ -91,6 +91,7 @@ show() {
     { note = "" }
     $1 == z && $3 ~ /^Z/ { note = "   <- " zn }
     tolower($0) ~ /reap/ && $0 ~ ("pid[=: ]+.?" z "([^0-9]|$)") { note = "   <- " ln }
+    /^reaper: reaped .*most common/ { note = "   <- reaper'"'"'s summary when it exits: how many orphans, which names" }
     { print "    " $0 note }' "$1"
 }
 
