@@ -3,6 +3,7 @@
 
 mod render;
 mod report;
+mod serve;
 mod tree;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -92,6 +93,8 @@ enum Cmd {
         #[arg(long, default_value_t = 80)]
         max_output: usize,
     },
+    /// Serve Prometheus metrics on /metrics and /healthz: the node agent (docs/zombies-serve.md).
+    Serve(serve::ServeArgs),
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +250,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             iterations,
             window,
         }) => watch(c, interval, iterations, window),
+        Some(Cmd::Serve(args)) => serve::run(config(c, Detail::Zombies), &args),
     }
 }
 

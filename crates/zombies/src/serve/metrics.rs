@@ -1,0 +1,468 @@
+//! The metrics of `zombies serve`, computed on each scrape from one [`procmodel::scan`] plus a
+//! walk of the `kubepods` cgroup tree (pods and containers known on the node, their
+//! `pids.current`/`pids.max`).
+//!
+//! Labels are `namespace`, `pod`, `container` only: no pid, no command line, no comm. Their
+//! cardinality is bounded by the pods and containers on the node; everything outside any
+//! Kubernetes pod (the host, plain podman/docker containers, unreadable cgroups) is counted in the
+//! bucket whose three labels are empty, so `sum()` is the node total.
+//!
+//! State kept between scrapes (bounded): first-seen times of the zombies present now, and the
+//! `zombies_observed_total` counters of the label sets present now.
+
+use super::expo::{Family, Kind};
+use procmodel::cgroup::{self, Attribution};
+use procmodel::{ScanConfig, Snapshot};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// `(namespace, pod, container)`; all empty for "outside any pod".
+pub type Key = (String, String, String);
+
+/// Limits of the cgroup walk, so that a strange tree cannot make a scrape unbounded.
+const MAX_CGROUP_DIRS: usize = 20_000;
+const MAX_CONTAINER_LOGS: usize = 20_000;
+
+/// The scrape-to-scrape state of the agent.
+#[derive(Debug)]
+pub struct Collector {
+    cfg: ScanConfig,
+    containers_log_root: Option<PathBuf>,
+    /// (pid, start ticks) of each zombie present at the last scrape → (first seen, key).
+    seen: HashMap<(i32, u64), (f64, Key)>,
+    observed: HashMap<Key, u64>,
+}
+
+/// A pod's cgroup, found by walking the `kubepods` tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodCgroup {
+    /// Pod UID (dashes; a static pod's 32-hex hash as is).
+    pub uid: String,
+    /// `pids.current`, if readable.
+    pub current: Option<u64>,
+    /// `pids.max`; `None` for `max` (unlimited) or unreadable.
+    pub max: Option<u64>,
+}
+
+/// Pods and containers known from the cgroup tree.
+#[derive(Debug, Clone, Default)]
+pub struct KubeCgroups {
+    /// Pod cgroups by UID.
+    pub pods: BTreeMap<String, PodCgroup>,
+    /// (pod UID, container id) of each container cgroup.
+    pub containers: BTreeSet<(String, String)>,
+    /// Directories that could not be listed or read.
+    pub errors: u64,
+}
+
+/// The base of the pids controller under a cgroup root: the v1 `pids` hierarchy when mounted,
+/// else a pure v2 root.
+fn pids_base(sys_root: &Path) -> Option<PathBuf> {
+    let v1 = sys_root.join("pids");
+    if v1.is_dir() {
+        return Some(v1);
+    }
+    if sys_root.join("cgroup.controllers").exists() {
+        return Some(sys_root.to_path_buf());
+    }
+    None
+}
+
+fn is_kubepods(name: &str) -> bool {
+    name == "kubepods" || name == "kubepods.slice"
+}
+
+fn subdirs(dir: &Path, errors: &mut u64) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    match std::fs::read_dir(dir) {
+        Ok(rd) => {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    if let Ok(name) = e.file_name().into_string() {
+                        out.push((name, e.path()));
+                    }
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(_) => *errors += 1,
+    }
+    out
+}
+
+fn read_u64(p: &Path) -> Option<u64> {
+    std::fs::read_to_string(p).ok()?.trim().parse().ok()
+}
+
+/// Walks the `kubepods` tree(s) under the pids controller of `sys_root` (at its top or one level
+/// down, for kubelet's `--cgroup-root`), to depth 3 below `kubepods` (QoS / pod / container).
+pub fn kube_cgroups(sys_root: &Path) -> KubeCgroups {
+    let mut out = KubeCgroups::default();
+    let Some(base) = pids_base(sys_root) else {
+        return out;
+    };
+    let mut roots = Vec::new();
+    for (name, path) in subdirs(&base, &mut out.errors) {
+        if is_kubepods(&name) {
+            roots.push((format!("/{name}"), path));
+        } else if !name.ends_with(".scope") {
+            let p = path.join("kubepods");
+            let s = path.join("kubepods.slice");
+            if p.is_dir() {
+                roots.push((format!("/{name}/kubepods"), p));
+            } else if s.is_dir() {
+                roots.push((format!("/{name}/kubepods.slice"), s));
+            }
+        }
+    }
+    let mut budget = MAX_CGROUP_DIRS;
+    let mut stack: Vec<(String, PathBuf, u8)> =
+        roots.into_iter().map(|(r, p)| (r, p, 0u8)).collect();
+    while let Some((rel, dir, depth)) = stack.pop() {
+        if budget == 0 {
+            break;
+        }
+        budget -= 1;
+        let a = cgroup::attribute(&rel);
+        if let (Some(uid), None) = (&a.pod_uid, &a.container_id) {
+            if cgroup::pod_cgroup(&rel).as_deref() == Some(rel.as_str()) {
+                let max_raw = std::fs::read_to_string(dir.join("pids.max")).ok();
+                let current = read_u64(&dir.join("pids.current"));
+                if current.is_none() || max_raw.is_none() {
+                    out.errors += 1;
+                }
+                out.pods.insert(
+                    uid.clone(),
+                    PodCgroup {
+                        uid: uid.clone(),
+                        current,
+                        max: max_raw.and_then(|s| s.trim().parse().ok()),
+                    },
+                );
+            }
+        }
+        if let (Some(uid), Some(id), false) = (&a.pod_uid, &a.container_id, a.conmon) {
+            out.containers.insert((uid.clone(), id.clone()));
+            continue;
+        }
+        if depth < 3 {
+            for (name, path) in subdirs(&dir, &mut out.errors) {
+                stack.push((format!("{rel}/{name}"), path, depth + 1));
+            }
+        }
+    }
+    out
+}
+
+/// Container names by container id from kubelet's symlinks
+/// `/var/log/containers/<pod>_<namespace>_<container>-<64 hex id>.log`.
+pub fn container_names(root: &Path) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for e in rd.flatten().take(MAX_CONTAINER_LOGS) {
+        let Ok(name) = e.file_name().into_string() else {
+            continue;
+        };
+        if let Some((container, id)) = parse_container_log(&name) {
+            out.insert(id.to_string(), container.to_string());
+        }
+    }
+    out
+}
+
+/// Parses `<pod>_<namespace>_<container>-<id>.log` into (container, id).
+pub fn parse_container_log(name: &str) -> Option<(&str, &str)> {
+    let stem = name.strip_suffix(".log")?;
+    if stem.len() < 66 {
+        return None;
+    }
+    let (rest, id) = stem.split_at(stem.len() - 64);
+    if !id.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let rest = rest.strip_suffix('-')?;
+    let mut parts = rest.splitn(3, '_');
+    let (_pod, _ns, container) = (parts.next()?, parts.next()?, parts.next()?);
+    (!container.is_empty()).then_some((container, id))
+}
+
+fn short_id(id: &str) -> String {
+    id[..12.min(id.len())].to_string()
+}
+
+impl Collector {
+    /// A collector reading with `cfg`; container names from `containers_log_root` when given.
+    pub fn new(cfg: ScanConfig, containers_log_root: Option<PathBuf>) -> Collector {
+        Collector {
+            cfg,
+            containers_log_root,
+            seen: HashMap::new(),
+            observed: HashMap::new(),
+        }
+    }
+
+    /// The procfs root read.
+    pub fn proc_root(&self) -> &Path {
+        &self.cfg.proc_root
+    }
+
+    /// Scans once and returns every metric family. Fails only when the procfs root cannot be
+    /// listed.
+    pub fn collect(&mut self) -> Result<Vec<Family>, String> {
+        let started = Instant::now();
+        let snap = procmodel::scan(&self.cfg).map_err(|e| e.to_string())?;
+        let kube = kube_cgroups(&self.cfg.sys_root);
+        let names = self
+            .containers_log_root
+            .as_deref()
+            .map(container_names)
+            .unwrap_or_default();
+        let mut fams = self.build(&snap, &kube, &names);
+        let mut d = Family::new(
+            "zombies_scrape_duration_seconds",
+            Kind::Gauge,
+            "Seconds this scrape took to scan /proc and the cgroup tree and compute the metrics.",
+            &[],
+        )
+        .unit("seconds");
+        d.push(vec![], started.elapsed().as_secs_f64());
+        fams.push(d);
+        Ok(fams)
+    }
+
+    fn pod_names(snap: &Snapshot, uid: &str) -> (String, String) {
+        match snap.pods.get(uid) {
+            Some(p) => (p.namespace.clone(), p.name.clone()),
+            // Name unknown (no kubelet log directory): the UID stands in for it.
+            None => (String::new(), uid.to_string()),
+        }
+    }
+
+    fn key_of(snap: &Snapshot, names: &HashMap<String, String>, a: Option<&Attribution>) -> Key {
+        let Some(a) = a else {
+            return Key::default();
+        };
+        let Some(uid) = &a.pod_uid else {
+            return Key::default();
+        };
+        let (ns, pod) = Self::pod_names(snap, uid);
+        let container = match (&a.container_id, a.conmon) {
+            (Some(id), false) => names.get(id).cloned().unwrap_or_else(|| short_id(id)),
+            _ => String::new(),
+        };
+        (ns, pod, container)
+    }
+
+    /// Computes the families (all but the scrape duration) from one scan.
+    pub fn build(
+        &mut self,
+        snap: &Snapshot,
+        kube: &KubeCgroups,
+        names: &HashMap<String, String>,
+    ) -> Vec<Family> {
+        let now = procmodel::scan::unix_seconds(snap.taken_at);
+        // Every known series at 0: the outside-any-pod bucket, each pod, each container.
+        let mut zombies: BTreeMap<Key, u64> = BTreeMap::new();
+        zombies.insert(Key::default(), 0);
+        for uid in kube.pods.keys() {
+            let (ns, pod) = Self::pod_names(snap, uid);
+            zombies.insert((ns, pod, String::new()), 0);
+        }
+        for (uid, id) in &kube.containers {
+            let (ns, pod) = Self::pod_names(snap, uid);
+            let c = names.get(id).cloned().unwrap_or_else(|| short_id(id));
+            zombies.insert((ns.clone(), pod.clone(), String::new()), 0);
+            zombies.insert((ns, pod, c), 0);
+        }
+
+        let mut seen = HashMap::with_capacity(snap.zombies.len());
+        let mut oldest: BTreeMap<(String, String), f64> = BTreeMap::new();
+        for z in snap.zombie_processes() {
+            let key = Self::key_of(snap, names, z.attribution.as_ref());
+            *zombies.entry(key.clone()).or_default() += 1;
+            let id = (z.pid, z.start_ticks);
+            let first = match self.seen.get(&id) {
+                Some((t, _)) => *t,
+                None => {
+                    *self.observed.entry(key.clone()).or_default() += 1;
+                    now
+                }
+            };
+            let o = oldest
+                .entry((key.0.clone(), key.1.clone()))
+                .or_insert(first);
+            *o = o.min(first);
+            seen.insert(id, (first, key));
+        }
+        self.seen = seen;
+        // Counters of label sets that no longer exist are dropped (bounded memory); the series
+        // reappears from 0 if the pod does, which Prometheus treats as a counter reset.
+        self.observed.retain(|k, _| zombies.contains_key(k));
+
+        let labels3: &'static [&'static str] = &["namespace", "pod", "container"];
+        let labels2: &'static [&'static str] = &["namespace", "pod"];
+        let mut fams = Vec::new();
+        fams.push(
+            Family::new(
+                "zombies_build",
+                Kind::Info,
+                "Build information of the zombies agent.",
+                &["version"],
+            )
+            .with(vec![env!("CARGO_PKG_VERSION").to_string()], 1.0),
+        );
+        let mut f = Family::new(
+            "zombies_zombie_processes",
+            Kind::Gauge,
+            "Zombie (defunct) processes now, per namespace, pod and container; empty labels for processes outside any pod.",
+            labels3,
+        );
+        for ((ns, pod, c), n) in &zombies {
+            f.push(vec![ns.clone(), pod.clone(), c.clone()], *n as f64);
+        }
+        fams.push(f);
+        let mut f = Family::new(
+            "zombies_observed",
+            Kind::Counter,
+            "Zombie processes seen for the first time by a scrape; its rate is the zombie leak rate.",
+            labels3,
+        );
+        for k in zombies.keys() {
+            let n = self.observed.get(k).copied().unwrap_or(0);
+            f.push(vec![k.0.clone(), k.1.clone(), k.2.clone()], n as f64);
+        }
+        fams.push(f);
+        let mut f = Family::new(
+            "zombies_oldest_first_seen_timestamp_seconds",
+            Kind::Gauge,
+            "Unix time at which the agent first saw the oldest zombie of the pod (empty labels: outside any pod); absent when it has none.",
+            labels2,
+        )
+        .unit("seconds");
+        for ((ns, pod), t) in &oldest {
+            f.push(vec![ns.clone(), pod.clone()], *t);
+        }
+        fams.push(f);
+
+        let b = &snap.budget;
+        fams.push(
+            Family::new(
+                "zombies_node_tasks",
+                Kind::Gauge,
+                "Tasks (threads, zombies included) on the node, from /proc/loadavg: what kubelet's pid.available counts.",
+                &[],
+            )
+            .with(vec![], b.tasks() as f64),
+        );
+        let mut f = Family::new(
+            "zombies_node_task_limit",
+            Kind::Gauge,
+            "The node's task limit: min(kernel.pid_max, kernel.threads-max).",
+            &[],
+        );
+        if let Some(l) = b.limit {
+            f.push(vec![], l as f64);
+        }
+        fams.push(f);
+
+        let mut cur = Family::new(
+            "zombies_pod_pids_current",
+            Kind::Gauge,
+            "pids.current of the pod's cgroup: its tasks, zombies included.",
+            labels2,
+        );
+        let mut max = Family::new(
+            "zombies_pod_pids_max",
+            Kind::Gauge,
+            "pids.max of the pod's cgroup; absent when unlimited.",
+            labels2,
+        );
+        let mut pods: BTreeMap<(String, String), &PodCgroup> = BTreeMap::new();
+        for (uid, p) in &kube.pods {
+            pods.insert(Self::pod_names(snap, uid), p);
+        }
+        for ((ns, pod), p) in pods {
+            if let Some(c) = p.current {
+                cur.push(vec![ns.clone(), pod.clone()], c as f64);
+            }
+            if let Some(m) = p.max {
+                max.push(vec![ns, pod], m as f64);
+            }
+        }
+        fams.push(cur);
+        fams.push(max);
+
+        fams.push(
+            Family::new(
+                "zombies_scanned_processes",
+                Kind::Gauge,
+                "Processes (thread groups) the last scan could see.",
+                &[],
+            )
+            .with(vec![], snap.processes.len() as f64),
+        );
+        let e = &snap.errors;
+        fams.push(
+            Family::new(
+                "zombies_read_errors",
+                Kind::Gauge,
+                "Entries the last scan could not read, by kind (vanished: the process exited mid-scan, normal).",
+                &["kind"],
+            )
+            .with(vec!["permission_denied".into()], e.permission_denied as f64)
+            .with(vec!["other".into()], (e.other + kube.errors) as f64)
+            .with(vec!["vanished".into()], e.vanished as f64),
+        );
+        fams
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_log_names() {
+        let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let n = format!("web-0_prod_nginx-sidecar-{id}.log");
+        assert_eq!(parse_container_log(&n), Some(("nginx-sidecar", id)));
+        assert_eq!(parse_container_log("x.log"), None);
+        assert_eq!(parse_container_log(&format!("a_b_-{id}.log")), None);
+        assert_eq!(parse_container_log(&format!("a_b_c-{id}.txt")), None);
+    }
+
+    #[test]
+    fn walks_kubepods_under_a_prefix() {
+        let t = std::env::temp_dir().join(format!("zombies-kube-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&t);
+        let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let uid = "0b5c5e4e-2f0b-4c44-9d2c-3d1b0e0f4a11";
+        let pod = t.join(format!("pids/prefix/kubepods/burstable/pod{uid}"));
+        std::fs::create_dir_all(pod.join(id)).unwrap();
+        std::fs::write(pod.join("pids.current"), "7\n").unwrap();
+        std::fs::write(pod.join("pids.max"), "100\n").unwrap();
+        let g =
+            t.join("pids/kubepods.slice/kubepods-pod1b5c5e4e_2f0b_4c44_9d2c_3d1b0e0f4a11.slice");
+        std::fs::create_dir_all(g.join(format!("cri-containerd-{id}.scope"))).unwrap();
+        std::fs::write(g.join("pids.current"), "3\n").unwrap();
+        std::fs::write(g.join("pids.max"), "max\n").unwrap();
+        let k = kube_cgroups(&t);
+        std::fs::remove_dir_all(&t).unwrap();
+        assert_eq!(k.pods.len(), 2, "{k:?}");
+        assert_eq!(
+            k.pods[uid],
+            PodCgroup {
+                uid: uid.into(),
+                current: Some(7),
+                max: Some(100)
+            }
+        );
+        let g = &k.pods["1b5c5e4e-2f0b-4c44-9d2c-3d1b0e0f4a11"];
+        assert_eq!((g.current, g.max), (Some(3), None));
+        assert_eq!(k.containers.len(), 2);
+        assert_eq!(k.errors, 0);
+    }
+}

@@ -1,0 +1,398 @@
+//! Helpers of the `zombies serve` tests: the agent as a child process, a raw HTTP client, real
+//! zombies made by a forked "leaker", and a fake Kubernetes pod made of real cgroups (v1 pids
+//! hierarchy) plus kubelet-style log directories. Everything is removed in `Drop`.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub fn zombies_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_zombies")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A name unique to this test process and call.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Path of a required tool; a missing tool fails the test loudly (scripts/setup.sh installs it).
+pub fn require_tool(name: &str) -> PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("required tool '{name}' is not installed: run scripts/setup.sh (as root)");
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, panicking with `what` after `secs`.
+pub fn poll<T>(secs: f64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {secs}s waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn temp_dir(prefix: &str) -> TempDir {
+    let p = std::env::temp_dir().join(unique(prefix));
+    std::fs::create_dir_all(&p).unwrap();
+    TempDir(p)
+}
+
+pub struct TempDir(pub PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `zombies serve` on a free loopback port.
+pub struct Agent {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Agent {
+    pub fn start(extra: &[&str]) -> Agent {
+        Self::start_with(Command::new(zombies_bin()), extra)
+    }
+
+    /// Starts `cmd` (the zombies binary, possibly wrapped) with `serve --listen 127.0.0.1:0`.
+    pub fn start_with(mut cmd: Command, extra: &[&str]) -> Agent {
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn zombies serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(rest.trim_end_matches("/metrics").to_string());
+                }
+                eprintln!("[agent] {line}");
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("zombies serve did not say where it listens within 20 s");
+        Agent {
+            child,
+            addr: addr.parse().unwrap(),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn get(&self, path: &str, accept: Option<&str>) -> HttpResponse {
+        http_get(self.addr, path, accept)
+    }
+
+    /// SIGTERM, then waits (5 s) for a clean exit; returns the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A raw HTTP/1.1 GET with a 10 s timeout.
+pub fn http_get(addr: SocketAddr, path: &str, accept: Option<&str>) -> HttpResponse {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(a) = accept {
+        req.push_str(&format!("Accept: {a}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read response");
+    parse_response(&raw)
+}
+
+pub fn parse_response(raw: &[u8]) -> HttpResponse {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {text:?}"));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line in {head:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// The value of the sample `name{labels}` (labels exactly as printed) in a 0.0.4 exposition.
+pub fn sample(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// A forked process named `comm` that makes one zombie child per `make(n)`: each child exits at
+/// once and the leaker never waits for it. On drop it reaps them all and exits.
+pub struct Leaker {
+    pub pid: i32,
+    ctl: libc::c_int,
+}
+
+impl Leaker {
+    /// Forks the leaker; when `cgroup_procs` is given, moves it there before it makes zombies.
+    pub fn new(comm: &str, cgroup_procs: Option<&Path>) -> Leaker {
+        let mut fds = [0; 2];
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        let name = std::ffi::CString::new(comm).unwrap();
+        // SAFETY: the child only calls async-signal-safe functions (prctl, read, fork, _exit,
+        // waitpid, close) before exiting.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            unsafe {
+                libc::close(fds[1]);
+                libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0);
+                let mut b = [0u8; 1];
+                loop {
+                    let n = libc::read(fds[0], b.as_mut_ptr() as *mut libc::c_void, 1);
+                    if n == 1 {
+                        if libc::fork() == 0 {
+                            libc::_exit(0);
+                        }
+                    } else if n == 0 || *libc::__errno_location() != libc::EINTR {
+                        while libc::waitpid(-1, std::ptr::null_mut(), 0) > 0 {}
+                        libc::_exit(0);
+                    }
+                }
+            }
+        }
+        unsafe { libc::close(fds[0]) };
+        if let Some(procs) = cgroup_procs {
+            std::fs::write(procs, pid.to_string())
+                .unwrap_or_else(|e| panic!("move {pid} to {}: {e}", procs.display()));
+        }
+        Leaker { pid, ctl: fds[1] }
+    }
+
+    /// Makes `n` more zombies and waits (10 s) until the leaker holds `total` of them.
+    pub fn make(&self, n: usize, total: usize) {
+        let buf = vec![b'z'; n];
+        assert_eq!(
+            unsafe { libc::write(self.ctl, buf.as_ptr() as *const libc::c_void, n) },
+            n as isize
+        );
+        poll(10.0, "the leaker's zombies", || {
+            (zombie_children(self.pid).len() >= total).then_some(())
+        });
+    }
+}
+
+impl Drop for Leaker {
+    fn drop(&mut self) {
+        unsafe {
+            libc::close(self.ctl);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let r = unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), libc::WNOHANG) };
+            if r != 0 || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), libc::WNOHANG);
+        }
+    }
+}
+
+/// Children of `ppid` in state Z.
+pub fn zombie_children(ppid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(b) = std::fs::read(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if let Ok(s) = procmodel::parse::parse_stat(&b) {
+            if s.state == b'Z' && s.ppid == ppid {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// A Kubernetes pod as the agent sees one on a node: real cgroups
+/// `/sys/fs/cgroup/pids/<unique>/kubepods/burstable/pod<uid>/<container id>` (cgroupfs driver,
+/// under a `--cgroup-root`-like prefix), a pids.max on the pod, and kubelet's
+/// `<logs>/pods/<ns>_<pod>_<uid>/<container>/` and `<logs>/containers/<pod>_<ns>_<container>-<id>.log`.
+pub struct FakePod {
+    pub namespace: String,
+    pub name: String,
+    pub container: String,
+    pub uid: String,
+    pub id: String,
+    pub prefix: PathBuf,
+    pub pod_dir: PathBuf,
+    pub container_dir: PathBuf,
+    pub logs: TempDir,
+}
+
+impl FakePod {
+    pub fn new(namespace: &str, name: &str, container: &str, pids_max: u64) -> FakePod {
+        assert_eq!(unsafe { libc::geteuid() }, 0, "the serve tests run as root");
+        let pids = Path::new("/sys/fs/cgroup/pids");
+        assert!(
+            pids.join("cgroup.procs").exists(),
+            "cgroup v1 pids hierarchy not mounted at /sys/fs/cgroup/pids"
+        );
+        let u = unique("ztest");
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in u.bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+        let uid = format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            h >> 32,
+            h & 0xffff,
+            (h >> 16) & 0xfff,
+            (h >> 4) & 0xfff,
+            h & 0xffff_ffff_ffff
+        );
+        let id = format!("{h:016x}").repeat(4);
+        let prefix = pids.join(&u);
+        let pod_dir = prefix.join(format!("kubepods/burstable/pod{uid}"));
+        let container_dir = pod_dir.join(&id);
+        std::fs::create_dir_all(&container_dir)
+            .unwrap_or_else(|e| panic!("mkdir {}: {e}", container_dir.display()));
+        std::fs::write(pod_dir.join("pids.max"), pids_max.to_string()).unwrap();
+        let logs = temp_dir("zombies-logs");
+        std::fs::create_dir_all(
+            logs.0
+                .join(format!("pods/{namespace}_{name}_{uid}/{container}")),
+        )
+        .unwrap();
+        std::fs::create_dir_all(logs.0.join("containers")).unwrap();
+        std::os::unix::fs::symlink(
+            format!("/var/log/pods/{namespace}_{name}_{uid}/{container}/0.log"),
+            logs.0.join(format!(
+                "containers/{name}_{namespace}_{container}-{id}.log"
+            )),
+        )
+        .unwrap();
+        FakePod {
+            namespace: namespace.into(),
+            name: name.into(),
+            container: container.into(),
+            uid,
+            id,
+            prefix,
+            pod_dir,
+            container_dir,
+            logs,
+        }
+    }
+
+    /// The agent's flags to find this pod's names.
+    pub fn agent_args(&self) -> Vec<String> {
+        vec![
+            format!("--pods-log-root={}", self.logs.0.join("pods").display()),
+            format!(
+                "--containers-log-root={}",
+                self.logs.0.join("containers").display()
+            ),
+        ]
+    }
+
+    pub fn procs(&self) -> PathBuf {
+        self.container_dir.join("cgroup.procs")
+    }
+}
+
+impl Drop for FakePod {
+    fn drop(&mut self) {
+        // Deepest first; a cgroup with tasks cannot be removed, so retry while leakers exit.
+        let dirs = [
+            self.container_dir.clone(),
+            self.pod_dir.clone(),
+            self.prefix.join("kubepods/burstable"),
+            self.prefix.join("kubepods"),
+            self.prefix.clone(),
+        ];
+        for d in dirs {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while d.exists() && std::fs::remove_dir(&d).is_err() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
