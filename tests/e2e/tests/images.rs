@@ -1,0 +1,69 @@
+//! The images of scripts/build-images.sh (issue 3 §3): the reaper image alone, and the pause image as
+//! a plain container (uid 65535 like pause >= 3.5, the pause persona's SIGTERM contract).
+
+use e2e::*;
+use std::process::Command;
+use std::time::Duration;
+
+#[test]
+fn reaper_image_alone_prints_the_version() {
+    let images = Images::build();
+    let want = must(Command::new(reaper_bin()).arg("--version")).stdout;
+    let out = must(podman().args(["run", "--rm", "--network", "none", &images.reaper]));
+    assert_eq!(out.stdout, want, "{}", out.describe());
+    let entrypoint = must(podman().args([
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Entrypoint}}",
+        &images.reaper,
+    ]));
+    assert_eq!(entrypoint.stdout.trim(), r#"["/reaper","--"]"#);
+}
+
+#[test]
+fn pause_image_runs_as_65535_and_stops_at_once_on_sigterm() {
+    let images = Images::build();
+    let out = must(podman().args(["run", "--rm", "--network", "none", &images.pause, "-v"]));
+    assert!(
+        !(out.stdout.trim().is_empty() && out.stderr.trim().is_empty()),
+        "`/pause -v` should print a version line\n{}",
+        out.describe()
+    );
+
+    let name = unique("e2e-pause");
+    let _ctr = remove_container_on_drop(&name);
+    must(podman().args([
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        &images.pause,
+    ]));
+    let pid = container_pid(&name);
+    assert!(is_reaper(pid), "the pause image's PID 1 should be reaper");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    for field in ["Uid:", "Gid:"] {
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+        assert_eq!(
+            line.split_whitespace().skip(1).collect::<Vec<_>>(),
+            ["65535"; 4],
+            "the pause image should run as 65535:65535: {line}"
+        );
+    }
+    // podman stop sends SIGTERM and waits up to 10 s before SIGKILL: the pause persona exits 0 at once.
+    let stop = must(podman().args(["stop", "-t", "10", &name]));
+    assert!(
+        stop.elapsed < Duration::from_secs(5),
+        "`podman stop` should not wait for the SIGKILL timeout\n{}",
+        stop.describe()
+    );
+    assert_eq!(inspect(&name, "{{.State.ExitCode}}"), "0");
+    let logs = podman_logs(&name);
+    assert!(
+        logs.contains("Shutting down, got signal:"),
+        "the pause persona should log its shutdown line\n{logs}"
+    );
+}
