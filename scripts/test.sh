@@ -18,6 +18,9 @@ REAPER_BIN=$(scripts/build-reaper.sh)
 export REAPER_BIN
 echo "REAPER_BIN=$REAPER_BIN"
 
+step "the incident-1 demo, self-checking"
+bash scripts/demo.sh --check
+
 step "tests"
 # Tests spawn real processes and namespaces; two cores are shared by every test binary.
 cargo test --workspace --locked -- --test-threads=2
