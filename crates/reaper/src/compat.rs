@@ -6,39 +6,13 @@
 
 use crate::config::{self, Act, Config, EnvOpt, Forward, Opt, Subreaper, When};
 use crate::out::Line;
-use crate::persona::{Codes, Event, Persona};
+use crate::persona::{env, no_early, opt, push_sig, Codes, Event, Persona};
 use crate::signals;
 use crate::sys::{self, Args, Exit};
-
-const fn opt(short: u8, long: &'static str, act: Act, key: u8) -> Opt {
-    Opt {
-        short,
-        long,
-        act,
-        key,
-    }
-}
-const fn env(name: &'static core::ffi::CStr, when: When, act: Act, key: u8) -> EnvOpt {
-    EnvOpt {
-        name,
-        when,
-        act,
-        key,
-    }
-}
-
-fn no_early(_: &Args) -> Option<Act> {
-    None
-}
 
 /// Appends `[LEVEL tini (PID)] ` for an event's level.
 fn pid_prefix(l: &mut Line, before: &str, after: &str) {
     l.s(before).n(sys::getpid() as i64).s(after);
-}
-
-fn signame(l: &mut Line, sig: i32) {
-    let mut buf = [0u8; 12];
-    l.s("SIG").b(signals::name(sig, &mut buf).unwrap_or(b"?"));
 }
 
 fn usage_reason(l: &mut Line, e: &config::UsageError) {
@@ -87,6 +61,7 @@ fn tini_remap(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str> {
     Ok(())
 }
 
+#[rustfmt::skip]
 static TINI_OPTS: [Opt; 8] = [
     opt(b's', "", Act::Set(tini_subreaper), 0),
     opt(b'p', "", Act::Value(tini_pdeathsig), 1),
@@ -98,20 +73,11 @@ static TINI_OPTS: [Opt; 8] = [
     opt(b'l', "", Act::License, 6),
 ];
 
+#[rustfmt::skip]
 static TINI_ENVS: [EnvOpt; 3] = [
     env(c"TINI_SUBREAPER", When::Set, Act::Set(tini_subreaper), 0),
-    env(
-        c"TINI_VERBOSITY",
-        When::Value,
-        Act::Value(tini_verbosity),
-        2,
-    ),
-    env(
-        c"TINI_KILL_PROCESS_GROUP",
-        When::Set,
-        Act::Set(tini_group),
-        4,
-    ),
+    env(c"TINI_VERBOSITY", When::Value, Act::Value(tini_verbosity), 2),
+    env(c"TINI_KILL_PROCESS_GROUP", When::Set, Act::Set(tini_group), 4),
 ];
 
 fn tini_defaults(c: &mut Config) {
@@ -186,7 +152,7 @@ fn render_tini(ev: &Event, l: &mut Line) -> bool {
         }
         Event::Received { sig } => {
             l.s("Passing signal: '");
-            signame(l, *sig);
+            push_sig(l, *sig);
             l.s("'");
         }
         Event::ChildReaped { .. } => {
@@ -206,7 +172,7 @@ fn render_tini(ev: &Event, l: &mut Line) -> bool {
             exit: Exit::Signal(s),
         } => {
             l.s("Main child exited with signal (with signal '");
-            signame(l, *s);
+            push_sig(l, *s);
             l.s("')");
         }
         _ => return false,
@@ -264,6 +230,7 @@ fn di_rewrite(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str> {
     Ok(())
 }
 
+#[rustfmt::skip]
 static DI_OPTS: [Opt; 5] = [
     opt(b'c', "single-child", Act::Set(di_single), 0),
     opt(b'r', "rewrite", Act::Value(di_rewrite), 1),
@@ -272,19 +239,10 @@ static DI_OPTS: [Opt; 5] = [
     opt(b'V', "version", Act::Version, 3),
 ];
 
+#[rustfmt::skip]
 static DI_ENVS: [EnvOpt; 2] = [
-    env(
-        c"DUMB_INIT_SETSID",
-        When::Equals(b"0"),
-        Act::Set(di_single),
-        0,
-    ),
-    env(
-        c"DUMB_INIT_DEBUG",
-        When::Equals(b"1"),
-        Act::Set(di_verbose),
-        2,
-    ),
+    env(c"DUMB_INIT_SETSID", When::Equals(b"0"), Act::Set(di_single), 0),
+    env(c"DUMB_INIT_DEBUG", When::Equals(b"1"), Act::Set(di_verbose), 2),
 ];
 
 fn di_defaults(c: &mut Config) {
@@ -416,6 +374,7 @@ fn cat_debug(c: &mut Config) {
     c.verbosity = 3;
 }
 
+#[rustfmt::skip]
 static CAT_OPTS: [Opt; 5] = [
     opt(b'g', "", Act::Set(cat_group), 0),
     opt(b'P', "", Act::Set(cat_pause), 1),
@@ -424,6 +383,7 @@ static CAT_OPTS: [Opt; 5] = [
     opt(b'L', "", Act::License, 2),
 ];
 
+#[rustfmt::skip]
 static CAT_ENVS: [EnvOpt; 1] = [env(c"CATATONIT_DEBUG", When::Set, Act::Set(cat_debug), 3)];
 
 fn cat_defaults(c: &mut Config) {
@@ -475,11 +435,11 @@ fn render_catatonit(ev: &Event, l: &mut Line) -> bool {
         }
         Event::Received { sig } => {
             l.s("received signal ");
-            signame(l, *sig);
+            push_sig(l, *sig);
         }
         Event::Forwarded { sig, to } => {
             l.s("forwarded ");
-            signame(l, *sig);
+            push_sig(l, *sig);
             l.s(" to ").n(*to as i64);
         }
         Event::ChildReaped { pid, exit } => {

@@ -119,7 +119,8 @@ pub struct Persona {
     pub render: fn(&Event, &mut Line) -> bool,
 }
 
-fn no_early(_: &Args) -> Option<Act> {
+/// For personas with nothing to check before parsing.
+pub(crate) fn no_early(_: &Args) -> Option<Act> {
     None
 }
 
@@ -199,7 +200,8 @@ fn set_drain_signal(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str
     Ok(())
 }
 
-const fn opt(short: u8, long: &'static str, act: Act, key: u8) -> Opt {
+/// A table row for an option.
+pub(crate) const fn opt(short: u8, long: &'static str, act: Act, key: u8) -> Opt {
     Opt {
         short,
         long,
@@ -207,7 +209,9 @@ const fn opt(short: u8, long: &'static str, act: Act, key: u8) -> Opt {
         key,
     }
 }
-const fn env(name: &'static core::ffi::CStr, when: When, act: Act, key: u8) -> EnvOpt {
+
+/// A table row for an environment variable.
+pub(crate) const fn env(name: &'static core::ffi::CStr, when: When, act: Act, key: u8) -> EnvOpt {
     EnvOpt {
         name,
         when,
@@ -216,6 +220,7 @@ const fn env(name: &'static core::ffi::CStr, when: When, act: Act, key: u8) -> E
     }
 }
 
+#[rustfmt::skip]
 static REAPER_OPTS: [Opt; 16] = [
     opt(b'g', "group", Act::Set(set_group), key::GROUP),
     opt(b'S', "session", Act::Set(set_session), key::SESSION),
@@ -226,12 +231,7 @@ static REAPER_OPTS: [Opt; 16] = [
     opt(b'w', "warn-reaped", Act::Set(set_warn), key::WARN),
     opt(b'v', "verbose", Act::Set(more_verbose), key::VERBOSE),
     opt(b't', "grace", Act::Value(set_grace), key::GRACE),
-    opt(
-        0,
-        "drain-signal",
-        Act::Value(set_drain_signal),
-        key::DRAIN_SIG,
-    ),
+    opt(0, "drain-signal", Act::Value(set_drain_signal), key::DRAIN_SIG),
     opt(0, "no-drain", Act::Set(set_no_drain), key::NO_DRAIN),
     opt(b's', "subreaper", Act::Set(set_subreaper), key::SUBREAPER),
     opt(b'h', "help", Act::Help, key::INFO),
@@ -241,69 +241,20 @@ static REAPER_OPTS: [Opt; 16] = [
     opt(0, "compat", Act::Value(|_, _| Ok(())), key::INFO),
 ];
 
+#[rustfmt::skip]
 static REAPER_ENVS: [EnvOpt; 12] = [
     env(c"REAPER_GROUP", When::Bool, Act::Set(set_group), key::GROUP),
-    env(
-        c"REAPER_SESSION",
-        When::Bool,
-        Act::Set(set_session),
-        key::SESSION,
-    ),
-    env(
-        c"REAPER_REWRITE",
-        When::Value,
-        Act::Value(add_rewrite),
-        key::REWRITE,
-    ),
-    env(
-        c"REAPER_REMAP_EXIT",
-        When::Value,
-        Act::Value(add_remap),
-        key::REMAP,
-    ),
-    env(
-        c"REAPER_PDEATHSIG",
-        When::Value,
-        Act::Value(set_pdeathsig),
-        key::PDEATH,
-    ),
+    env(c"REAPER_SESSION", When::Bool, Act::Set(set_session), key::SESSION),
+    env(c"REAPER_REWRITE", When::Value, Act::Value(add_rewrite), key::REWRITE),
+    env(c"REAPER_REMAP_EXIT", When::Value, Act::Value(add_remap), key::REMAP),
+    env(c"REAPER_PDEATHSIG", When::Value, Act::Value(set_pdeathsig), key::PDEATH),
     env(c"REAPER_USER", When::Value, Act::Value(set_user), key::USER),
-    env(
-        c"REAPER_WARN_REAPED",
-        When::Bool,
-        Act::Set(set_warn),
-        key::WARN,
-    ),
-    env(
-        c"REAPER_VERBOSITY",
-        When::Value,
-        Act::Value(set_verbosity),
-        key::VERBOSE,
-    ),
-    env(
-        c"REAPER_GRACE",
-        When::Value,
-        Act::Value(set_grace),
-        key::GRACE,
-    ),
-    env(
-        c"REAPER_DRAIN_SIGNAL",
-        When::Value,
-        Act::Value(set_drain_signal),
-        key::DRAIN_SIG,
-    ),
-    env(
-        c"REAPER_NO_DRAIN",
-        When::Bool,
-        Act::Set(set_no_drain),
-        key::NO_DRAIN,
-    ),
-    env(
-        c"REAPER_SUBREAPER",
-        When::Bool,
-        Act::Set(set_subreaper),
-        key::SUBREAPER,
-    ),
+    env(c"REAPER_WARN_REAPED", When::Bool, Act::Set(set_warn), key::WARN),
+    env(c"REAPER_VERBOSITY", When::Value, Act::Value(set_verbosity), key::VERBOSE),
+    env(c"REAPER_GRACE", When::Value, Act::Value(set_grace), key::GRACE),
+    env(c"REAPER_DRAIN_SIGNAL", When::Value, Act::Value(set_drain_signal), key::DRAIN_SIG),
+    env(c"REAPER_NO_DRAIN", When::Bool, Act::Set(set_no_drain), key::NO_DRAIN),
+    env(c"REAPER_SUBREAPER", When::Bool, Act::Set(set_subreaper), key::SUBREAPER),
 ];
 
 fn reaper_defaults(_: &mut Config) {}
@@ -357,7 +308,8 @@ fn push_exit(l: &mut Line, exit: Exit) {
     };
 }
 
-fn push_sig(l: &mut Line, sig: i32) {
+/// Appends `SIGNAME`.
+pub(crate) fn push_sig(l: &mut Line, sig: i32) {
     let mut buf = [0u8; 12];
     l.s("SIG").b(signals::name(sig, &mut buf).unwrap_or(b"?"));
 }
