@@ -216,7 +216,8 @@ impl Init {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.inner.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.inner
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
@@ -318,9 +319,9 @@ impl Init {
                 Ok(())
             })
         };
-        for mut f in self.pre_exec {
+        for f in self.pre_exec {
             // SAFETY: the closures only make async-signal-safe system calls.
-            unsafe { cmd.pre_exec(move || f()) };
+            unsafe { cmd.pre_exec(f) };
         }
         let child = cmd
             .spawn()
@@ -498,6 +499,17 @@ impl Running {
     /// stdout written so far.
     pub fn stdout_now(&self) -> String {
         fs::read_to_string(&self.out_path).unwrap_or_default()
+    }
+
+    /// Has it exited? Does not reap it, so [`Running::wait`] still gets the status.
+    pub fn has_exited(&self) -> Option<()> {
+        // SAFETY: an all-zero siginfo_t is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        // SAFETY: waitid with WNOWAIT fills `info` and leaves the child waitable.
+        let r = unsafe { libc::waitid(libc::P_PID, self.pid() as libc::id_t, &mut info, flags) };
+        // SAFETY: si_pid is valid to read after waitid (0 when nothing exited).
+        (r == 0 && unsafe { info.si_pid() } != 0).then_some(())
     }
 
     /// Has it exited? (reaps it if so)

@@ -3,18 +3,31 @@
 //! `--grace`, SIGKILLs what is left, waits for all and exits with PROGRAM's status. `--no-drain` exits
 //! at once; by default an exit with nothing else running is immediate. As PID 1 and as subreaper.
 use integration::{
-    helper, is_gone, sys, wait_ready, wait_until, Init, Mode, Outcome, SigLog, TempDir, DEADLINE, MODES,
+    helper, is_gone, sys, wait_ready, wait_until, Init, Mode, Outcome, Running, SigLog, TempDir,
+    DEADLINE, MODES,
 };
 use std::time::{Duration, Instant};
 
-/// Slack on top of a grace period for an upper bound (2 shared cores, debug helpers).
+/// Slack on top of a grace period for the upper bound of a drain (2 shared cores, debug helpers).
+/// Below the 5 s default grace, so a reaper that ignored `--grace` would fail.
 const SLACK: Duration = Duration::from_millis(3500);
 
 struct Left {
     log: SigLog,
     pid_in_ns: i32,
     out: Outcome,
+    /// From the moment the test first saw a signal in the leftover's log (the drain started) to
+    /// reaper's exit: measures the drain itself, whatever the start-up cost on a busy machine.
+    drain: Option<Duration>,
     _dir: TempDir,
+}
+
+impl Left {
+    /// The drain's duration (panics if the leftover never got a signal).
+    fn drain(&self) -> Duration {
+        self.drain
+            .unwrap_or_else(|| panic!("the leftover never got a signal\n{}", self.out))
+    }
 }
 
 /// `init forker bg --ready R --exit 7 -- sigcatch --ready R --log L LEFT_ARGS...`: PROGRAM starts a
@@ -23,13 +36,52 @@ fn leftover(init: Init, left_args: &[&str], timeout: Duration) -> Left {
     let dir = TempDir::new("drain");
     let (ready, log) = (dir.file("ready"), dir.file("log"));
     let run = init
-        .args([helper!("forker"), "bg", "--ready", &ready, "--exit", "7", "--"])
+        .args([
+            helper!("forker"),
+            "bg",
+            "--ready",
+            &ready,
+            "--exit",
+            "7",
+            "--",
+        ])
         .args([helper!("sigcatch"), "--ready", &ready, "--log", &log])
         .args(left_args)
         .spawn();
-    let out = run.wait(timeout);
+    let log = SigLog(log);
+    let (out, drain) = wait_measuring_drain(run, &log, timeout);
     let pid_in_ns = integration::wait_ready(&ready).pid;
-    Left { log: SigLog(log), pid_in_ns, out, _dir: dir }
+    Left {
+        log,
+        pid_in_ns,
+        out,
+        drain,
+        _dir: dir,
+    }
+}
+
+/// Waits for the run to end, and measures from the moment `log` first shows a signal (the drain
+/// reached the leftover) to the exit.
+fn wait_measuring_drain(
+    run: Running,
+    log: &SigLog,
+    timeout: Duration,
+) -> (Outcome, Option<Duration>) {
+    let mut seen = None;
+    let deadline = Instant::now() + timeout;
+    while run.has_exited().is_none() && Instant::now() < deadline {
+        if seen.is_none() && !log.read().is_empty() {
+            seen = Some(Instant::now());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let out = run.wait(Duration::from_secs(1));
+    let end = Instant::now();
+    // A drain quicker than one poll: the signal shows up only now.
+    if seen.is_none() && !log.read().is_empty() {
+        seen = Some(end);
+    }
+    (out, seen.map(|t| end - t))
 }
 
 /// A leftover that ignores SIGTERM (it only logs it) is SIGKILLed after `--grace 1s`: reaper exits
@@ -52,9 +104,21 @@ fn term_ignoring_leftover_is_killed_after_grace() {
             let l = leftover(init, &["--exit-on", "none"], DEADLINE);
             l.out.assert_code(7);
             let grace = Duration::from_secs(1);
-            assert!(l.out.elapsed >= grace, "{mode:?} {args:?}: exited before the grace\n{}", l.out);
-            assert!(l.out.elapsed < grace + SLACK, "{mode:?} {args:?}: far too slow\n{}", l.out);
-            assert_eq!(l.log.read(), vec![sys::SIGTERM], "{mode:?}: the drain sends TERM once, then KILL");
+            assert!(
+                l.out.elapsed >= grace,
+                "{mode:?} {args:?}: exited before the grace\n{}",
+                l.out
+            );
+            assert!(
+                l.drain() < grace + SLACK,
+                "{mode:?} {args:?}: far too slow\n{}",
+                l.out
+            );
+            assert_eq!(
+                l.log.read(),
+                vec![sys::SIGTERM],
+                "{mode:?}: the drain sends TERM once, then KILL"
+            );
             if mode == Mode::Subreaper {
                 assert!(is_gone(l.pid_in_ns), "{mode:?}: the leftover must be dead");
             }
@@ -68,7 +132,11 @@ fn drain_ends_as_soon_as_leftovers_exit() {
     for mode in MODES {
         let l = leftover(Init::reaper(mode), &[], DEADLINE);
         l.out.assert_code(7);
-        assert!(l.out.elapsed < Duration::from_secs(4), "{mode:?}: drain waited needlessly\n{}", l.out);
+        assert!(
+            l.drain() < Duration::from_millis(2500),
+            "{mode:?}: drain waited needlessly\n{}",
+            l.out
+        );
         assert_eq!(l.log.read(), vec![sys::SIGTERM], "{mode:?}");
     }
 }
@@ -86,7 +154,7 @@ fn drain_signal_is_configurable() {
             let l = leftover(init, &["--exit-on", "USR1"], DEADLINE);
             l.out.assert_code(7);
             assert_eq!(l.log.read(), vec![sys::SIGUSR1], "{mode:?} env={env}");
-            assert!(l.out.elapsed < Duration::from_secs(4), "{}", l.out);
+            assert!(l.drain() < Duration::from_millis(2500), "{}", l.out);
         }
     }
 }
@@ -98,14 +166,23 @@ fn no_drain_exits_at_once() {
     for mode in MODES {
         for env in [false, true] {
             let init = if env {
-                Init::reaper(mode).env("REAPER_NO_DRAIN", "1").args(["--grace", "10s"])
+                Init::reaper(mode)
+                    .env("REAPER_NO_DRAIN", "1")
+                    .args(["--grace", "10s"])
             } else {
                 Init::reaper(mode).args(["--no-drain", "--grace", "10s"])
             };
             let l = leftover(init, &["--exit-on", "none"], DEADLINE);
             l.out.assert_code(7);
-            assert!(l.out.elapsed < Duration::from_secs(4), "{mode:?}: --no-drain waited\n{}", l.out);
-            assert!(!l.log.read().contains(&sys::SIGTERM), "{mode:?}: --no-drain must not signal leftovers");
+            assert!(
+                l.out.elapsed < Duration::from_secs(8),
+                "{mode:?}: --no-drain waited\n{}",
+                l.out
+            );
+            assert!(
+                !l.log.read().contains(&sys::SIGTERM),
+                "{mode:?}: --no-drain must not signal leftovers"
+            );
             if mode == Mode::Subreaper {
                 // Still running, orphaned: clean it up.
                 let _ = sys::kill(l.pid_in_ns, sys::SIGKILL);
@@ -121,14 +198,27 @@ fn default_exit_is_immediate_when_nothing_else_runs() {
         for _ in 0..5 {
             let out = Init::reaper(mode).args(["sh", "-c", "exit 5"]).run();
             out.assert_code(5);
-            assert!(out.elapsed < Duration::from_millis(2500), "{mode:?}: delayed exit\n{out}");
+            assert!(
+                out.elapsed < Duration::from_millis(4000),
+                "{mode:?}: delayed exit\n{out}"
+            );
         }
         // Orphans that already exited do not count as "remaining" either.
         let out = Init::reaper(mode)
-            .args([helper!("forker"), "named", "a:exit=0", "b:exit=0", "--exit", "6"])
+            .args([
+                helper!("forker"),
+                "named",
+                "a:exit=0",
+                "b:exit=0",
+                "--exit",
+                "6",
+            ])
             .run();
         out.assert_code(6);
-        assert!(out.elapsed < Duration::from_millis(2500), "{mode:?}: delayed exit\n{out}");
+        assert!(
+            out.elapsed < Duration::from_millis(4000),
+            "{mode:?}: delayed exit\n{out}"
+        );
     }
 }
 
@@ -137,12 +227,19 @@ fn default_exit_is_immediate_when_nothing_else_runs() {
 #[test]
 fn drain_reaches_other_sessions() {
     for mode in MODES {
-        let l = leftover(Init::reaper(mode).args(["-t", "1s"]), &["--setsid", "--exit-on", "none"], DEADLINE);
+        let l = leftover(
+            Init::reaper(mode).args(["-t", "1s"]),
+            &["--setsid", "--exit-on", "none"],
+            DEADLINE,
+        );
         l.out.assert_code(7);
         assert_eq!(l.log.read(), vec![sys::SIGTERM], "{mode:?}");
         assert!(l.out.elapsed >= Duration::from_secs(1), "{}", l.out);
         if mode == Mode::Subreaper {
-            assert!(is_gone(l.pid_in_ns), "{mode:?}: leftover in another session survived");
+            assert!(
+                is_gone(l.pid_in_ns),
+                "{mode:?}: leftover in another session survived"
+            );
         }
     }
 }
@@ -155,13 +252,20 @@ fn stop_request_and_term_during_drain() {
     for mode in MODES {
         for second_term in [false, true] {
             let dir = TempDir::new("stop");
-            let (r1, l1, r2, l2) = (dir.file("r1"), dir.file("l1"), dir.file("r2"), dir.file("l2"));
+            let (r1, l1, r2, l2) = (
+                dir.file("r1"),
+                dir.file("l1"),
+                dir.file("r2"),
+                dir.file("l2"),
+            );
             let sc = helper!("sigcatch");
             let script = format!(
                 "{sc} --ready {r2} --log {l2} --exit-on none & exec {sc} --ready {r1} --log {l1} --exit-code 3"
             );
             let grace = if second_term { "30s" } else { "1s" };
-            let mut run = Init::reaper(mode).args(["--grace", grace, "sh", "-c", &script]).spawn();
+            let mut run = Init::reaper(mode)
+                .args(["--grace", grace, "sh", "-c", &script])
+                .spawn();
             wait_ready(&r1);
             wait_ready(&r2);
             run.init_pid();
@@ -177,10 +281,19 @@ fn stop_request_and_term_during_drain() {
             let since_term = t0.elapsed();
             out.assert_code(3);
             if second_term {
-                assert!(since_term < Duration::from_secs(10), "{mode:?}: TERM during drain ignored\n{out}");
+                assert!(
+                    since_term < Duration::from_secs(10),
+                    "{mode:?}: TERM during drain ignored\n{out}"
+                );
             } else {
-                assert!(since_term >= Duration::from_secs(1), "{mode:?}: killed before the grace\n{out}");
-                assert!(since_term < Duration::from_secs(1) + SLACK, "{mode:?}: slow\n{out}");
+                assert!(
+                    since_term >= Duration::from_secs(1),
+                    "{mode:?}: killed before the grace\n{out}"
+                );
+                assert!(
+                    since_term < Duration::from_secs(1) + SLACK,
+                    "{mode:?}: slow\n{out}"
+                );
             }
             assert_eq!(main.read(), vec![sys::SIGTERM]);
         }
@@ -197,11 +310,33 @@ fn drain_kills_non_orphan_descendants() {
         let sc = helper!("sigcatch");
         // sh (leftover, waits for its child) -> sigcatch (ignores TERM); PROGRAM exits 9 once ready.
         let inner = format!("trap '' TERM; {sc} --ready {r} --log {l} --exit-on none; exit 0");
-        let out = Init::reaper(mode)
-            .args(["-t", "1s", helper!("forker"), "bg", "--ready", &r, "--exit", "9", "--", "sh", "-c", &inner])
-            .run();
+        let run = Init::reaper(mode)
+            .args([
+                "-t",
+                "1s",
+                helper!("forker"),
+                "bg",
+                "--ready",
+                &r,
+                "--exit",
+                "9",
+                "--",
+                "sh",
+                "-c",
+                &inner,
+            ])
+            .spawn();
+        let (out, drain) = wait_measuring_drain(run, &SigLog(l), DEADLINE);
         out.assert_code(9);
-        assert!(out.elapsed >= Duration::from_secs(1) && out.elapsed < Duration::from_secs(1) + SLACK, "{out}");
+        let drain = drain.unwrap_or_else(|| panic!("the deep leftover got no TERM\n{out}"));
+        assert!(
+            out.elapsed >= Duration::from_secs(1),
+            "{mode:?}: killed before the grace\n{out}"
+        );
+        assert!(
+            drain < Duration::from_secs(1) + SLACK,
+            "{mode:?}: drain took {drain:?}\n{out}"
+        );
         let pid = wait_ready(&r).pid;
         if mode == Mode::Subreaper {
             wait_until(DEADLINE, "the deep leftover to be gone", || is_gone(pid));

@@ -4,8 +4,8 @@
 //! only (catatonit#12) and moves to `/` (catatonit#28) while PROGRAM keeps both; LISTEN_PID is
 //! rewritten to PROGRAM's pid when it equals reaper's, left alone otherwise.
 use integration::{
-    helper, parse_status_field, pipe, sys, tool, wait_ready, wait_until, Init, Mode, Outcome, TempDir,
-    DEADLINE, MODES,
+    helper, parse_status_field, pipe, sys, tool, wait_ready, wait_until, Init, Mode, Outcome,
+    TempDir, DEADLINE, MODES,
 };
 use std::fs;
 use std::os::fd::AsRawFd;
@@ -24,11 +24,21 @@ fn child_sig_state(init: Init, ignore: &[i32], block: &[i32]) -> (u64, u64, Outc
         if v.is_empty() {
             "none".to_string()
         } else {
-            v.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")
+            v.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
         }
     };
     let out = init
-        .inner_wrapper([helper!("sigsetup"), "--ignore", &list(ignore), "--block", &list(block), "--"])
+        .inner_wrapper([
+            helper!("sigsetup"),
+            "--ignore",
+            &list(ignore),
+            "--block",
+            &list(block),
+            "--",
+        ])
         .args(["cat", "/proc/self/status"])
         .run();
     out.assert_code(0);
@@ -43,14 +53,25 @@ fn child_inherits_exact_signal_state() {
     let cases: [(&[i32], &[i32]); 5] = [
         (&[sys::SIGHUP, sys::SIGUSR2], &[sys::SIGUSR1, 36]),
         (&[sys::SIGPIPE], &[]),
-        (&[sys::SIGINT, sys::SIGTERM], &[sys::SIGCHLD, 34, sys::SIGTERM]),
-        (&[sys::SIGTTIN, sys::SIGTTOU, 40], &[sys::SIGTSTP, 32, 33, 64]),
+        (
+            &[sys::SIGINT, sys::SIGTERM],
+            &[sys::SIGCHLD, 34, sys::SIGTERM],
+        ),
+        (
+            &[sys::SIGTTIN, sys::SIGTTOU, 40],
+            &[sys::SIGTSTP, 32, 33, 64],
+        ),
         (&[], &[]),
     ];
     for mode in MODES {
         for (ignore, block) in cases {
             let (ign, blk, out) = child_sig_state(Init::reaper(mode), ignore, block);
-            assert_eq!(ign, sys::set_of(ignore), "{mode:?}: SigIgn {ign:#x} (SIGPIPE bit {:#x})\n{out}", sys::bit(13));
+            assert_eq!(
+                ign,
+                sys::set_of(ignore),
+                "{mode:?}: SigIgn {ign:#x} (SIGPIPE bit {:#x})\n{out}",
+                sys::bit(13)
+            );
             assert_eq!(blk, sys::set_of(block), "{mode:?}: SigBlk {blk:#x}\n{out}");
         }
     }
@@ -75,10 +96,18 @@ fn clean_parent_gives_clean_child() {
 fn differential_signal_state_with_tini() {
     let (ignore, block) = (&[sys::SIGHUP, sys::SIGUSR2][..], &[sys::SIGUSR1, 36][..]);
     for mode in MODES {
-        let tini = Init::program(tool("tini"), mode).args(if mode == Mode::Pid1 { vec!["--"] } else { vec!["-s", "--"] });
+        let tini = Init::program(tool("tini"), mode).args(if mode == Mode::Pid1 {
+            vec!["--"]
+        } else {
+            vec!["-s", "--"]
+        });
         let (ti, tb, _) = child_sig_state(tini, ignore, block);
         let (ri, rb, out) = child_sig_state(Init::reaper(mode), ignore, block);
-        assert_eq!((ri, rb), (ti, tb), "{mode:?}: reaper (SigIgn, SigBlk) differs from tini's\n{out}");
+        assert_eq!(
+            (ri, rb),
+            (ti, tb),
+            "{mode:?}: reaper (SigIgn, SigBlk) differs from tini's\n{out}"
+        );
     }
 }
 
@@ -86,7 +115,10 @@ fn fd_targets(pid: i32) -> Vec<(i32, String)> {
     let mut v = Vec::new();
     if let Ok(rd) = fs::read_dir(format!("/proc/{pid}/fd")) {
         for e in rd.flatten() {
-            if let (Some(n), Ok(t)) = (e.file_name().to_str().and_then(|s| s.parse().ok()), fs::read_link(e.path())) {
+            if let (Some(n), Ok(t)) = (
+                e.file_name().to_str().and_then(|s| s.parse().ok()),
+                fs::read_link(e.path()),
+            ) {
                 v.push((n, t.to_string_lossy().into_owned()));
             }
         }
@@ -103,13 +135,26 @@ fn reaper_closes_inherited_fds_and_leaves_cwd_child_keeps_them() {
         let cwd = dir.path().canonicalize().unwrap();
         let (ready, log) = (dir.file("ready"), dir.file("log"));
         let (r, w) = pipe();
-        let pipe_link = format!("pipe:[{}]", fs::metadata(format!("/proc/self/fd/{}", r.as_raw_fd())).unwrap().ino());
+        let pipe_link = format!(
+            "pipe:[{}]",
+            fs::metadata(format!("/proc/self/fd/{}", r.as_raw_fd()))
+                .unwrap()
+                .ino()
+        );
         let wfd = w.as_raw_fd();
         let mut run = Init::reaper(mode)
             .cwd(&cwd)
             .pre_exec(move || {
-                // SAFETY: dup2 is async-signal-safe; the new fd 5 is not close-on-exec.
-                if unsafe { libc::dup2(wfd, 5) } < 0 {
+                // SAFETY: dup2/fcntl are async-signal-safe. dup2 onto another number clears
+                // close-on-exec; dup2(5, 5) would not, so then clear it by hand.
+                let r = unsafe {
+                    if wfd == 5 {
+                        libc::fcntl(5, libc::F_SETFD, 0)
+                    } else {
+                        libc::dup2(wfd, 5)
+                    }
+                };
+                if r < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -131,9 +176,16 @@ fn reaper_closes_inherited_fds_and_leaves_cwd_child_keeps_them() {
         wait_until(DEADLINE, "reaper's cwd to be /", || {
             fs::read_link(format!("/proc/{init}/cwd")).is_ok_and(|p| p == std::path::Path::new("/"))
         });
-        assert_eq!(fs::read_link(format!("/proc/{child}/cwd")).unwrap(), cwd, "{mode:?}: PROGRAM's cwd");
+        assert_eq!(
+            fs::read_link(format!("/proc/{child}/cwd")).unwrap(),
+            cwd,
+            "{mode:?}: PROGRAM's cwd"
+        );
         for (fd, t) in fd_targets(init) {
-            assert!(fd < 3 || !t.starts_with("pipe:") || t != pipe_link, "{mode:?}: reaper kept fd {fd} -> {t}");
+            assert!(
+                fd < 3 || !t.starts_with("pipe:") || t != pipe_link,
+                "{mode:?}: reaper kept fd {fd} -> {t}"
+            );
         }
         run.signal(sys::SIGTERM);
         run.wait(DEADLINE).assert_code(0);
@@ -141,7 +193,11 @@ fn reaper_closes_inherited_fds_and_leaves_cwd_child_keeps_them() {
 }
 
 fn listen_line(out: &Outcome) -> (String, String) {
-    let l = out.stdout.lines().find(|l| l.starts_with("LP=")).unwrap_or_else(|| panic!("no LP= line\n{out}"));
+    let l = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("LP="))
+        .unwrap_or_else(|| panic!("no LP= line\n{out}"));
     let mut it = l.split_whitespace();
     let lp = it.next().unwrap().trim_start_matches("LP=").to_string();
     let pid = it.next().unwrap().trim_start_matches("PID=").to_string();
@@ -167,13 +223,23 @@ fn listen_pid_rewritten_only_when_it_is_reapers() {
         assert_eq!(lp, pid, "{mode:?}: LISTEN_PID must be PROGRAM's pid\n{out}");
         assert!(out.stdout.contains("FDS=1"), "{out}");
 
-        let out = Init::reaper(mode).env("LISTEN_PID", "99999").env("LISTEN_FDS", "3").args(["sh", "-c", SHOW]).run();
+        let out = Init::reaper(mode)
+            .env("LISTEN_PID", "99999")
+            .env("LISTEN_FDS", "3")
+            .args(["sh", "-c", SHOW])
+            .run();
         let (lp, _) = listen_line(&out);
-        assert_eq!(lp, "99999", "{mode:?}: a foreign LISTEN_PID must be left alone\n{out}");
+        assert_eq!(
+            lp, "99999",
+            "{mode:?}: a foreign LISTEN_PID must be left alone\n{out}"
+        );
         assert!(out.stdout.contains("FDS=3"), "{out}");
     }
     // As PID 1, reaper's pid is 1: LISTEN_PID=1 is rewritten.
-    let out = Init::reaper(Mode::Pid1).env("LISTEN_PID", "1").args(["sh", "-c", SHOW]).run();
+    let out = Init::reaper(Mode::Pid1)
+        .env("LISTEN_PID", "1")
+        .args(["sh", "-c", SHOW])
+        .run();
     let (lp, pid) = listen_line(&out);
     assert_eq!(lp, pid, "PID 1: LISTEN_PID=1 is reaper's own\n{out}");
 }
@@ -182,7 +248,17 @@ fn listen_pid_rewritten_only_when_it_is_reapers() {
 #[test]
 fn logs_never_touch_stdout() {
     for mode in MODES {
-        let out = Init::reaper(mode).args(["-v", "-v", "-v", "-w", "sh", "-c", "echo out; (true &); exit 0"]).run();
+        let out = Init::reaper(mode)
+            .args([
+                "-v",
+                "-v",
+                "-v",
+                "-w",
+                "sh",
+                "-c",
+                "echo out; (true &); exit 0",
+            ])
+            .run();
         out.assert_code(0);
         assert_eq!(out.stdout, "out\n", "{mode:?}\n{out}");
     }

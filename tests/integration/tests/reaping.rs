@@ -1,7 +1,9 @@
 //! Reaping (docs/reaper.md "Reaps", "Logs"): an orphan storm of 10,000 leaves no zombie and the exit
 //! code is still right; the main child exiting in the same SIGCHLD batch as others never hangs
 //! reaper (catatonit#4/#5); `-w` names each reaped orphan and the exit summary counts them.
-use integration::{helper, tool, wait_file, zombies, Init, Mode, Running, TempDir, DEADLINE, MODES};
+use integration::{
+    helper, tool, wait_file, zombies, Init, Mode, Running, TempDir, DEADLINE, MODES,
+};
 use std::time::Duration;
 
 /// Starts `init ARGS... forker storm N --ready R --exit 42` and waits until the storm is made.
@@ -9,7 +11,15 @@ fn storm(init: Init, n: usize) -> (Running, TempDir) {
     let dir = TempDir::new("storm");
     let ready = dir.file("ready");
     let run = init
-        .args([helper!("forker"), "storm", &n.to_string(), "--ready", &ready, "--exit", "42"])
+        .args([
+            helper!("forker"),
+            "storm",
+            &n.to_string(),
+            "--ready",
+            &ready,
+            "--exit",
+            "42",
+        ])
         .spawn();
     wait_file(&ready, Duration::from_secs(120));
     (run, dir)
@@ -22,7 +32,13 @@ fn assert_no_zombies_left(run: &mut Running, who: &str) {
         left = zombies(&run.processes());
         left.is_empty()
     });
-    assert!(ok, "{who} {:?}: {} zombies left, e.g. {:?}", run.mode, left.len(), &left[..left.len().min(10)]);
+    assert!(
+        ok,
+        "{who} {:?}: {} zombies left, e.g. {:?}",
+        run.mode,
+        left.len(),
+        &left[..left.len().min(10)]
+    );
 }
 
 /// 10,000 orphans, as PID 1 and as subreaper: no zombie is left while PROGRAM still runs, PROGRAM's
@@ -51,7 +67,10 @@ fn differential_orphan_reaping_with_anchors() {
         ("reaper", Init::reaper(Mode::Pid1)),
         ("tini", Init::program(tool("tini"), Mode::Pid1).arg("--")),
         ("dumb-init", Init::program(tool("dumb-init"), Mode::Pid1)),
-        ("catatonit", Init::program(tool("catatonit"), Mode::Pid1).arg("--")),
+        (
+            "catatonit",
+            Init::program(tool("catatonit"), Mode::Pid1).arg("--"),
+        ),
     ];
     for (name, init) in inits {
         let (mut run, _dir) = storm(init, 1000);
@@ -71,11 +90,21 @@ fn main_child_exit_in_same_sigchld_batch() {
         for i in 0..60 {
             let code = [0, 3, 127][i % 3];
             let out = Init::reaper(mode)
-                .args(["--grace", "10s", helper!("forker"), "batch", "20", &code.to_string()])
+                .args([
+                    "--grace",
+                    "10s",
+                    helper!("forker"),
+                    "batch",
+                    "20",
+                    &code.to_string(),
+                ])
                 .spawn()
                 .wait(Duration::from_secs(8));
             assert_eq!(out.status.code(), Some(code), "{mode:?} run {i}\n{out}");
-            assert!(out.elapsed < Duration::from_secs(8), "{mode:?} run {i} slow: {out}");
+            assert!(
+                out.elapsed < Duration::from_secs(8),
+                "{mode:?} run {i} slow: {out}"
+            );
         }
     }
 }
@@ -98,9 +127,19 @@ fn warn_reaped_names_each_orphan() {
     for mode in MODES {
         for env in [false, true] {
             let mut init = Init::reaper(mode);
-            init = if env { init.env("REAPER_WARN_REAPED", "1") } else { init.arg("-w") };
+            init = if env {
+                init.env("REAPER_WARN_REAPED", "1")
+            } else {
+                init.arg("-w")
+            };
             let out = init
-                .args([helper!("forker"), "named", "alpha:exit=0", "alpha:exit=3", "beta:signal=KILL"])
+                .args([
+                    helper!("forker"),
+                    "named",
+                    "alpha:exit=0",
+                    "alpha:exit=3",
+                    "beta:signal=KILL",
+                ])
                 .args(["alpha:exit=0", "beta:exit=7", "--exit", "4"])
                 .run();
             out.assert_code(4);
@@ -109,7 +148,8 @@ fn warn_reaped_names_each_orphan() {
                 .iter()
                 .filter(|l| l.starts_with("reaper: reaped orphan "))
                 .map(|l| {
-                    let (_, n, h) = parse_orphan_line(l).unwrap_or_else(|| panic!("malformed line {l:?}\n{out}"));
+                    let (_, n, h) = parse_orphan_line(l)
+                        .unwrap_or_else(|| panic!("malformed line {l:?}\n{out}"));
                     (n, h.replace("signal=SIG", "signal="))
                 })
                 .collect();
@@ -125,10 +165,18 @@ fn warn_reaped_names_each_orphan() {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
             assert_eq!(orphans, want, "{mode:?} env={env}: orphan lines\n{out}");
-            let summary: Vec<&&str> = lines.iter().filter(|l| !l.starts_with("reaper: reaped orphan ")).collect();
-            assert_eq!(summary.len(), 1, "{mode:?}: exactly one summary line\n{out}");
+            let summary: Vec<&&str> = lines
+                .iter()
+                .filter(|l| !l.starts_with("reaper: reaped orphan "))
+                .collect();
+            assert_eq!(
+                summary.len(),
+                1,
+                "{mode:?}: exactly one summary line\n{out}"
+            );
             assert!(
-                summary[0].starts_with("reaper: reaped 5 orphans; most common: alpha (3), beta (2)"),
+                summary[0]
+                    .starts_with("reaper: reaped 5 orphans; most common: alpha (3), beta (2)"),
                 "{mode:?}: summary\n{out}"
             );
         }
@@ -141,7 +189,15 @@ fn warn_reaped_names_each_orphan() {
 fn summary_without_w() {
     for mode in MODES {
         let out = Init::reaper(mode)
-            .args([helper!("forker"), "named", "x:exit=0", "y:exit=1", "z:exit=0", "--exit", "0"])
+            .args([
+                helper!("forker"),
+                "named",
+                "x:exit=0",
+                "y:exit=1",
+                "z:exit=0",
+                "--exit",
+                "0",
+            ])
             .run();
         out.assert_code(0);
         assert_eq!(
@@ -149,9 +205,15 @@ fn summary_without_w() {
             vec!["reaper: reaped 3 orphans (run with -w to log their names)"],
             "{mode:?}\n{out}"
         );
-        let out = Init::reaper(mode).arg("-w").args(["sh", "-c", "exit 0"]).run();
+        let out = Init::reaper(mode)
+            .arg("-w")
+            .args(["sh", "-c", "exit 0"])
+            .run();
         out.assert_code(0);
-        assert_eq!(out.stderr, "", "{mode:?}: -w must not log PROGRAM itself\n{out}");
+        assert_eq!(
+            out.stderr, "",
+            "{mode:?}: -w must not log PROGRAM itself\n{out}"
+        );
     }
 }
 
@@ -170,8 +232,40 @@ fn warn_reaped_name_from_exec() {
         out.assert_code(0);
         let lines = out.stderr_lines();
         assert!(
-            lines.iter().any(|l| parse_orphan_line(l).is_some_and(|(_, n, h)| n == "sleep" && h == "exit=0")),
+            lines.iter().any(
+                |l| parse_orphan_line(l).is_some_and(|(_, n, h)| n == "sleep" && h == "exit=0")
+            ),
             "{mode:?}: want an orphan line for sleep\n{out}"
         );
     }
+}
+
+/// Not PID 1, reaper registers as child subreaper by itself: an orphan that PROGRAM leaves running
+/// is re-parented to reaper (its ppid becomes reaper's pid), not to the machine's init, and the
+/// drain then ends it. No warning is printed when registering works.
+#[test]
+fn subreaper_adopts_orphans() {
+    let dir = TempDir::new("adopt");
+    let (ready, log, go) = (dir.file("ready"), dir.file("log"), dir.file("go"));
+    // PROGRAM: start sigcatch through an intermediate shell that exits, then wait for `go`.
+    let script = format!(
+        "sh -c '{} --ready {ready} --log {log} & exit 0'; while [ ! -e {go} ]; do sleep 0.01; done; exit 8",
+        helper!("sigcatch")
+    );
+    let mut run = Init::reaper(Mode::Subreaper)
+        .args(["sh", "-c", &script])
+        .spawn();
+    let orphan = integration::wait_ready(&ready).pid;
+    let reaper = run.init_pid();
+    integration::wait_until(DEADLINE, "the orphan to be re-parented to reaper", || {
+        integration::stat(orphan).is_some_and(|s| s.ppid == reaper)
+    });
+    std::fs::write(&go, "").unwrap();
+    let out = run.wait(DEADLINE);
+    out.assert_code(8);
+    assert!(
+        integration::is_gone(orphan),
+        "the drain must end the adopted orphan"
+    );
+    assert!(!out.stderr.contains("warning"), "{out}");
 }

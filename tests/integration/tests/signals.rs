@@ -197,12 +197,42 @@ fn session_forwarding() {
     }
 }
 
+/// `-S`: a SIGCONT sent to reaper right after the SIGTSTP it turned into SIGSTOP has stopped PROGRAM
+/// must still reach PROGRAM (a lost SIGCONT leaves the whole job stopped for ever). Repeated 200 times,
+/// each time sending SIGCONT as soon as PROGRAM is seen stopped.
+#[test]
+fn session_sigcont_after_tstp_is_never_lost() {
+    for mode in MODES {
+        let mut c = catcher(Init::reaper(mode).arg("-S"), &[]);
+        let child = c.run.main_child();
+        for round in 1..=200 {
+            c.run.signal(sys::SIGTSTP);
+            wait_until(STEP, "PROGRAM to be stopped", || {
+                stat(child).is_some_and(|s| s.state == 'T')
+            });
+            c.run.signal(sys::SIGCONT);
+            if !c.log.wait_count(sys::SIGCONT, round, STEP) {
+                let init = c.run.init_pid();
+                panic!(
+                    "{mode:?} round {round}: SIGCONT lost; PROGRAM state {:?}, reaper state {:?}, log {:?}",
+                    stat(child).map(|s| s.state),
+                    stat(init).map(|s| s.state),
+                    c.log.read()
+                );
+            }
+        }
+        c.run.signal(sys::SIGTERM);
+        c.run.wait(DEADLINE).assert_code(0);
+    }
+}
+
 /// `--rewrite FROM:TO` with names, SIG-prefixed names and numbers (real-time included), `TO` = 0
 /// drops the signal, `-r` is repeatable and REAPER_REWRITE takes a comma-separated list.
 #[test]
 fn rewrite_and_drop() {
     // (A flag beats its variable, so the variable case carries the whole list.)
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>)> = vec![
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         (
             vec!["--rewrite", "USR1:USR2", "-r", "HUP:0", "-r", "40:41"],
             vec![],

@@ -32,7 +32,10 @@ fn interactive(init: Init, who: &str) -> Running {
     let mut screen = String::new();
     pty.read_until(&mut screen, "prompt>", DEADLINE);
     let (pgrp, tpgid) = probe_fields(&screen);
-    assert_eq!(pgrp, tpgid, "{who}: PROGRAM's group must be the terminal's foreground\n{screen}");
+    assert_eq!(
+        pgrp, tpgid,
+        "{who}: PROGRAM's group must be the terminal's foreground\n{screen}"
+    );
     run.init_pid();
     pty.write("hello\n");
     pty.read_until(&mut screen, "got:hello", DEADLINE);
@@ -53,15 +56,31 @@ fn foreground_handoff_interactive_read() {
         let mut screen = String::new();
         pty.read_until(&mut screen, "prompt>", DEADLINE);
         let (pgrp, tpgid) = probe_fields(&screen);
-        assert_eq!(pgrp, tpgid, "{mode:?}: PROGRAM's group must be the foreground\n{screen}");
+        assert_eq!(
+            pgrp, tpgid,
+            "{mode:?}: PROGRAM's group must be the foreground\n{screen}"
+        );
         // While PROGRAM waits for input: reaper ignores TTIN/TTOU, PROGRAM does not.
         let init = run.init_pid();
         let child = run.main_child();
-        let ign = |pid: i32| u64::from_str_radix(&status_field(pid, "SigIgn").unwrap(), 16).unwrap();
+        let ign =
+            |pid: i32| u64::from_str_radix(&status_field(pid, "SigIgn").unwrap(), 16).unwrap();
         let ttio = sys::bit(sys::SIGTTIN) | sys::bit(sys::SIGTTOU);
-        assert_eq!(ign(init) & ttio, ttio, "{mode:?}: reaper must ignore SIGTTIN/SIGTTOU after the hand-off");
-        assert_eq!(ign(child) & ttio, 0, "{mode:?}: PROGRAM must not inherit reaper's TTIN/TTOU ignore");
-        assert_eq!(integration::stat(child).unwrap().tpgid, child, "{mode:?}: /proc tpgid of PROGRAM");
+        assert_eq!(
+            ign(init) & ttio,
+            ttio,
+            "{mode:?}: reaper must ignore SIGTTIN/SIGTTOU after the hand-off"
+        );
+        assert_eq!(
+            ign(child) & ttio,
+            0,
+            "{mode:?}: PROGRAM must not inherit reaper's TTIN/TTOU ignore"
+        );
+        assert_eq!(
+            integration::stat(child).unwrap().tpgid,
+            child,
+            "{mode:?}: /proc tpgid of PROGRAM"
+        );
         assert_eq!(pty.foreground(), child, "{mode:?}: TIOCGPGRP on the master");
         pty.write("hello\n");
         pty.read_until(&mut screen, "got:hello", DEADLINE);
@@ -74,9 +93,15 @@ fn foreground_handoff_interactive_read() {
 #[test]
 fn differential_foreground_handoff_with_tini() {
     for mode in MODES {
-        let tini = Init::program(tool("tini"), mode).args(if mode == Mode::Pid1 { vec!["--"] } else { vec!["-s", "--"] });
+        let tini = Init::program(tool("tini"), mode).args(if mode == Mode::Pid1 {
+            vec!["--"]
+        } else {
+            vec!["-s", "--"]
+        });
         interactive(tini, "tini").wait(DEADLINE).assert_code(0);
-        interactive(Init::reaper(mode), "reaper").wait(DEADLINE).assert_code(0);
+        interactive(Init::reaper(mode), "reaper")
+            .wait(DEADLINE)
+            .assert_code(0);
     }
 }
 
@@ -97,9 +122,16 @@ fn background_reaper_never_takes_the_foreground() {
         pty.read_until(&mut screen, "tpgid=", DEADLINE);
         pty.read_until(&mut screen, "\n", DEADLINE);
         let (pgrp, tpgid) = probe_fields(&screen);
-        assert_ne!(pgrp, tpgid, "{mode:?}: a background reaper handed PROGRAM the foreground\n{screen}");
+        assert_ne!(
+            pgrp, tpgid,
+            "{mode:?}: a background reaper handed PROGRAM the foreground\n{screen}"
+        );
         let holder = run.pid(); // ttyctl: session leader, foreground group
-        assert_eq!(pty.foreground(), holder, "{mode:?}: the foreground moved away from its holder");
+        assert_eq!(
+            pty.foreground(),
+            holder,
+            "{mode:?}: the foreground moved away from its holder"
+        );
         let child = run.main_child();
         assert_ne!(integration::stat(child).unwrap().tpgid, child, "{mode:?}");
         run.signal(sys::SIGTERM);
