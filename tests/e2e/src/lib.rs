@@ -263,8 +263,24 @@ pub struct Images {
     pub extra: Vec<String>,
 }
 
+/// The runtimes here run rootful (dockerd, podman with the project's containers.conf, reading other
+/// processes' /proc entries): fail at once, with the reason, when not root.
+pub fn require_root() {
+    let status = fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("?");
+    assert_eq!(
+        uid, "0",
+        "the e2e tests drive rootful podman and dockerd: run them as root (CI does)"
+    );
+}
+
 impl Images {
     pub fn build() -> Images {
+        require_root();
         let tag = unique("e2e");
         let out = must(
             Command::new(workspace_root().join("scripts/build-images.sh"))
@@ -593,6 +609,7 @@ pub struct Dockerd {
 
 impl Dockerd {
     pub fn start(dir: &Path, init_path: &Path) -> Dockerd {
+        require_root();
         let sock = dir.join("docker.sock");
         let log = dir.join("dockerd.log");
         let logfile = fs::File::create(&log).expect("create dockerd log");

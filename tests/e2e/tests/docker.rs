@@ -167,10 +167,11 @@ fn dockerd_with_reaper_as_init_path() {
         table(&procs)
     );
 
-    // docker stop: SIGTERM reaches the workload through the init; no wait for the 10 s SIGKILL.
+    // docker stop: SIGTERM reaches the workload through the init, which exits with its status (143, not
+    // 137 = SIGKILL after the 10 s timeout; the time bound leaves room for a busy machine).
     let stop = must(d.cli().args(["stop", "-t", "10", &with_init]));
     assert!(
-        stop.elapsed < Duration::from_secs(5),
+        stop.elapsed < Duration::from_secs(9),
         "`docker stop` of the --init container should not need SIGKILL\n{}",
         stop.describe()
     );

@@ -53,10 +53,11 @@ fn pause_image_runs_as_65535_and_stops_at_once_on_sigterm() {
             "the pause image should run as 65535:65535: {line}"
         );
     }
-    // podman stop sends SIGTERM and waits up to 10 s before SIGKILL: the pause persona exits 0 at once.
+    // podman stop sends SIGTERM and waits up to 10 s before SIGKILL: the pause persona exits 0 at once
+    // (exit code 0, not 137 = SIGKILL; the time bound leaves room for a busy machine).
     let stop = must(podman().args(["stop", "-t", "10", &name]));
     assert!(
-        stop.elapsed < Duration::from_secs(5),
+        stop.elapsed < Duration::from_secs(9),
         "`podman stop` should not wait for the SIGKILL timeout\n{}",
         stop.describe()
     );

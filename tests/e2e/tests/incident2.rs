@@ -1,21 +1,24 @@
 //! Incident 2 (../shared/reference/incidents.md): a container whose PID 1 never waits (busybox `sleep`)
 //! and a health-check loop of `podman exec` probes that each background a helper and exit, like an exec
 //! probe whose child outlives it. Each helper is orphaned onto the container's PID 1 (checked: its
-//! parent is PID 1 of the namespace). Without a reaping PID 1 one zombie accumulates per probe; with
-//! reaper as PID 1, or with a shared PID namespace whose PID 1 is reaper's pause, none does.
+//! parent is PID 1 of the namespace), then ends. Without a reaping PID 1 one zombie accumulates per
+//! probe; with reaper as PID 1, or with a shared PID namespace whose PID 1 is reaper's pause, none does.
 
 use e2e::*;
 use std::collections::HashSet;
+use std::process::Command;
 
 const PROBES: usize = 5;
-/// The probe: backgrounds a helper that outlives it by 2 s (output detached, so `podman exec` returns
-/// as soon as the probe's shell exits) and exits.
-const PROBE: &str = "sleep 2 </dev/null >/dev/null 2>&1 & exit 0";
+/// The probe: backgrounds a helper (output detached, so `podman exec` returns as soon as the probe's
+/// shell exits) and exits, leaving the helper orphaned. The helper would outlive the probe by minutes;
+/// the test ends it (SIGTERM from the host) once it has seen it reparented, so no step depends on how
+/// fast `podman exec` returns on a busy machine.
+const PROBE: &str = "sleep 600 </dev/null >/dev/null 2>&1 & exit 0";
 
-/// Runs the probes in container `ctr` (whose processes include host pid `any_pid`). After each one,
-/// waits until its orphan (a new `sleep` other than PID 1) shows up with PID 1 of the namespace as its
-/// parent. Returns the orphans' host pids.
-fn run_probes(ctr: &str, any_pid: i32) -> Vec<i32> {
+/// Runs the probes in container `ctr` (whose processes include host pid `any_pid`). After each one:
+/// waits until its helper (a new `sleep`) shows up with PID 1 of the namespace as its parent, ends it,
+/// then calls `after(k, helper's host pid)`. Returns the helpers' host pids.
+fn run_probes(ctr: &str, any_pid: i32, mut after: impl FnMut(usize, i32)) -> Vec<i32> {
     // Processes that were there before the probes (PID 1, the workload) are not orphans of a probe.
     let before: HashSet<i32> = procs_in_pidns_of(any_pid)
         .iter()
@@ -27,30 +30,38 @@ fn run_probes(ctr: &str, any_pid: i32) -> Vec<i32> {
         let mut known = before.clone();
         known.extend(&orphans);
         let orphan = poll(
-            &format!("probe {k}'s orphan to be reparented to PID 1 in {ctr}"),
+            &format!("probe {k}'s helper to be reparented to PID 1 in {ctr}"),
             POLL_TIMEOUT,
             || {
                 let procs = procs_in_pidns_of(any_pid);
                 procs
                     .iter()
-                    .find(|p| p.comm == "sleep" && p.ns_ppid == 1 && !known.contains(&p.host_pid))
+                    .find(|p| {
+                        p.comm == "sleep"
+                            && p.state != 'Z'
+                            && p.ns_ppid == 1
+                            && !known.contains(&p.host_pid)
+                    })
                     .map(|p| p.host_pid)
                     .ok_or_else(|| table(&procs))
             },
         );
+        must(Command::new("kill").args(["-TERM", &orphan.to_string()]));
         orphans.push(orphan);
+        after(k, orphan);
     }
     orphans
 }
 
-/// Waits until every orphan has been reaped (its host pid gone), then checks that no zombie is left.
-fn assert_all_reaped(ctr: &str, any_pid: i32, orphans: &[i32]) {
+/// The `after` step of the reaping cases: the helper is reaped (its host pid gone) and no zombie is
+/// left in the namespace.
+fn assert_reaped(ctr: &str, any_pid: i32, k: usize, orphan: i32) {
     let procs = poll(
-        &format!("the probes' orphans to be reaped in {ctr}"),
+        &format!("probe {k}'s helper (host pid {orphan}) to be reaped in {ctr}"),
         POLL_TIMEOUT,
         || {
             let procs = procs_in_pidns_of(any_pid);
-            if procs.iter().any(|p| orphans.contains(&p.host_pid)) {
+            if procs.iter().any(|p| p.host_pid == orphan) {
                 Err(table(&procs))
             } else {
                 Ok(procs)
@@ -59,7 +70,7 @@ fn assert_all_reaped(ctr: &str, any_pid: i32, orphans: &[i32]) {
     );
     assert!(
         zombies(&procs).is_empty(),
-        "no zombie expected after {PROBES} probes\n{}",
+        "no zombie expected after probe {k}\n{}",
         table(&procs)
     );
 }
@@ -79,21 +90,32 @@ fn pid_1_that_never_waits_gets_one_zombie_per_probe() {
     let _ctr = remove_container_on_drop(&name);
     run_sleeper(&name, &images.zombie_init, &[]);
     let pid1 = container_pid(&name);
-    let orphans = run_probes(&name, pid1);
-    // Every helper ends as a zombie of PID 1 (`sleep`, which never waits): one per probe.
-    let procs = poll(&format!("{PROBES} zombies in {name}"), POLL_TIMEOUT, || {
-        let procs = procs_in_pidns_of(pid1);
-        let done = orphans.iter().all(|o| {
-            procs
-                .iter()
-                .any(|p| p.host_pid == *o && p.state == 'Z' && p.ns_ppid == 1)
-        });
-        if done {
-            Ok(procs)
-        } else {
-            Err(table(&procs))
-        }
+    // After each probe its helper, once ended, is one more zombie of PID 1 (`sleep`, which never
+    // waits): the zombies accumulate, one per probe.
+    let orphans = run_probes(&name, pid1, |k, orphan| {
+        let procs = poll(
+            &format!("probe {k}'s helper to be a zombie of PID 1 in {name}"),
+            POLL_TIMEOUT,
+            || {
+                let procs = procs_in_pidns_of(pid1);
+                let zombie = procs
+                    .iter()
+                    .any(|p| p.host_pid == orphan && p.state == 'Z' && p.ns_ppid == 1);
+                if zombie {
+                    Ok(procs)
+                } else {
+                    Err(table(&procs))
+                }
+            },
+        );
+        assert_eq!(
+            zombies(&procs).len(),
+            k,
+            "{k} zombies expected after {k} probes\n{}",
+            table(&procs)
+        );
     });
+    let procs = procs_in_pidns_of(pid1);
     let z = zombies(&procs);
     assert_eq!(
         z.len(),
@@ -102,7 +124,8 @@ fn pid_1_that_never_waits_gets_one_zombie_per_probe() {
         table(&procs)
     );
     assert!(
-        z.iter().all(|p| p.comm == "sleep" && p.ns_ppid == 1),
+        z.iter()
+            .all(|p| orphans.contains(&p.host_pid) && p.comm == "sleep" && p.ns_ppid == 1),
         "{}",
         table(&procs)
     );
@@ -123,8 +146,9 @@ fn reaper_as_pid_1_reaps_every_probe_orphan() {
     run_sleeper(&name, &image, &["-e", "REAPER_WARN_REAPED=1"]);
     let pid1 = container_pid(&name);
     assert!(is_reaper(pid1), "PID 1 of {name} should be reaper");
-    let orphans = run_probes(&name, pid1);
-    assert_all_reaped(&name, pid1, &orphans);
+    run_probes(&name, pid1, |k, orphan| {
+        assert_reaped(&name, pid1, k, orphan)
+    });
     // reaper logged each one (-w): the orphans were reaped by reaper, PID 1.
     let logs = podman_logs(&name);
     let reaped = logs
@@ -169,6 +193,5 @@ fn shared_pid_namespace_with_reaper_pause_reaps_every_probe_orphan() {
         "the pod's PID 1 should be reaper's pause (host pid {infra})\n{}",
         table(&procs)
     );
-    let orphans = run_probes(&name, app);
-    assert_all_reaped(&name, app, &orphans);
+    run_probes(&name, app, |k, orphan| assert_reaped(&name, app, k, orphan));
 }
