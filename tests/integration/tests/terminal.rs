@@ -22,7 +22,9 @@ fn probe_fields(screen: &str) -> (i32, i32) {
 /// session with the pty as controlling terminal and execs INIT, which is thus the session leader and
 /// the foreground (as PID 1 too, exactly as a container runtime sets up `run -it`). PROGRAM must find
 /// its own group in the foreground and be able to read a typed line.
-fn interactive(init: Init, who: &str) -> Running {
+/// The pty is returned too: closing the master before PROGRAM exits would hang the terminal up
+/// (SIGHUP to the foreground group).
+fn interactive(init: Init, who: &str) -> (Running, Pty) {
     let pty = Pty::open();
     let mut run = init
         .inner_wrapper([helper!("ttyctl"), "fg", "--"])
@@ -39,7 +41,7 @@ fn interactive(init: Init, who: &str) -> Running {
     run.init_pid();
     pty.write("hello\n");
     pty.read_until(&mut screen, "got:hello", DEADLINE);
-    run
+    (run, pty)
 }
 
 /// tini#19: the interactive read works under reaper, as PID 1 and as subreaper; reaper ignores
@@ -98,10 +100,11 @@ fn differential_foreground_handoff_with_tini() {
         } else {
             vec!["-s", "--"]
         });
-        interactive(tini, "tini").wait(DEADLINE).assert_code(0);
-        interactive(Init::reaper(mode), "reaper")
-            .wait(DEADLINE)
-            .assert_code(0);
+        for (who, init) in [("tini", tini), ("reaper", Init::reaper(mode))] {
+            let (run, _pty) = interactive(init, who);
+            let out = run.wait(DEADLINE);
+            assert_eq!(out.status.code(), Some(0), "{who} {mode:?}\n{out}");
+        }
     }
 }
 
