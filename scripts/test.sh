@@ -18,6 +18,11 @@ REAPER_BIN=$(scripts/build-reaper.sh)
 export REAPER_BIN
 echo "REAPER_BIN=$REAPER_BIN"
 
+step "build the static zombies (for its FROM scratch image)"
+ZOMBIES_STATIC_BIN=$(scripts/build-zombies.sh)
+export ZOMBIES_STATIC_BIN
+echo "ZOMBIES_STATIC_BIN=$ZOMBIES_STATIC_BIN"
+
 step "the incident-1 demo, self-checking"
 bash scripts/demo.sh --check
 

@@ -135,13 +135,12 @@ impl Format {
             }
             match media.as_str() {
                 // We speak 1.0.0; 0.0.1 (the pre-1.0 draft) is the same text for what we send.
-                "application/openmetrics-text" => {
+                "application/openmetrics-text"
                     if version
                         .as_deref()
-                        .is_none_or(|v| v == "1.0.0" || v == "0.0.1")
-                    {
-                        om = om.max(q);
-                    }
+                        .is_none_or(|v| v == "1.0.0" || v == "0.0.1") =>
+                {
+                    om = om.max(q)
                 }
                 "text/plain" | "*/*" | "text/*" => text = text.max(q),
                 _ => {}

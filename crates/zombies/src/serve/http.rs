@@ -428,7 +428,7 @@ mod tests {
             parse_head(b"GET / HTTP/1.1\r\nno colon\r\n\r\n", 8192),
             Parsed::Err(400)
         );
-        assert_eq!(parse_head(&vec![b'a'; 100], 64), Parsed::Err(431));
+        assert_eq!(parse_head(&[b'a'; 100], 64), Parsed::Err(431));
         let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(100));
         assert_eq!(parse_head(big.as_bytes(), 64), Parsed::Err(431));
     }
