@@ -30,6 +30,11 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   apt-get update -q >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >&2
 fi
+# The manifest tests validate against the Kubernetes API schemas offline (PyPI kubernetes-validate).
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+  echo "setup: installing kubernetes-validate (PyPI)" >&2
+  python3 -m pip install -q --disable-pip-version-check 'kubernetes-validate==1.37.0' >&2
+fi
 # The static reaper is built for musl; scripts/build-reaper.sh falls back to static glibc without it.
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
   rustup target add x86_64-unknown-linux-musl >&2 || echo "setup: musl target unavailable; reaper will be built against static glibc" >&2
