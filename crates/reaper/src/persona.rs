@@ -382,7 +382,9 @@ fn render_reaper(ev: &Event, l: &mut Line) -> bool {
                 .s(" process(es)");
         }
         Event::Summary { count, top } => {
-            l.s("reaped ").n(*count as i64).s(" orphan(s)");
+            l.s("reaped ")
+                .n(*count as i64)
+                .s(if *count == 1 { " orphan" } else { " orphans" });
             if top.is_empty() {
                 l.s(" (run with -w to log their names)");
             } else {

@@ -76,7 +76,8 @@ extern "C" fn on_signal(sig: i32) {
                 },
             );
         }
-        if to == SIGSTOP && STOP_SELF.load(Relaxed) {
+        // A stop signal discards a pending SIGCONT: if one came in while we ran, do not stop.
+        if to == SIGSTOP && STOP_SELF.load(Relaxed) && !sys::sigpending().has(SIGCONT) {
             let _ = sys::kill(sys::getpid(), SIGSTOP);
         }
     }
@@ -180,28 +181,19 @@ impl Core<'_> {
     /// Sends `sig` to every remaining process (as PID 1: the namespace; else: our descendants).
     /// Returns how many there were.
     fn signal_remaining(&self, sig: i32) -> usize {
-        let me = sys::getpid();
-        let all = processes();
         if self.pid1 {
             let _ = sys::kill(-1, sig); // every process of the namespace but us, in one call
-            all.iter().filter(|&&(pid, _)| pid != me).count()
+            let mut count = 0;
+            let _ = sys::for_each_dir_entry(c"/proc", |name| {
+                count += usize::from(name.first().is_some_and(u8::is_ascii_digit));
+            });
+            count.saturating_sub(1)
         } else {
-            let mut tree = Vec::new();
-            tree.push(me);
-            let mut i = 0;
-            while i < tree.len() {
-                let parent = tree[i];
-                tree.extend(
-                    all.iter()
-                        .filter(|&&(_, pp)| pp == parent)
-                        .map(|&(pid, _)| pid),
-                );
-                i += 1;
-            }
-            for &pid in &tree[1..] {
+            let tree = descendants(sys::getpid());
+            for &pid in &tree {
                 let _ = sys::kill(pid, sig);
             }
-            tree.len() - 1
+            tree.len()
         }
     }
 
@@ -212,31 +204,33 @@ impl Core<'_> {
         if !self.reap_exited() || !self.cfg.drain {
             return; // nothing left (the common case: no delay at all), or tini's exit-at-once policy
         }
-        let count = self.signal_remaining(self.cfg.drain_signal);
+        let (sig, grace_ms) = (self.cfg.drain_signal, self.cfg.grace_ms);
+        let count = self.signal_remaining(sig);
         self.emit(&Event::Draining {
             count,
-            sig: self.cfg.drain_signal,
-            grace_ms: self.cfg.grace_ms,
+            sig,
+            grace_ms,
         });
-        let mut deadline = sys::now_ms().saturating_add(self.cfg.grace_ms);
+        let mut deadline = sys::now_ms().saturating_add(grace_ms);
         let mut killing = false;
+        let mut next_kill = 0;
         while self.reap_exited() {
             let now = sys::now_ms();
-            if !killing && now >= deadline {
+            if now >= deadline && now >= next_kill {
+                // SIGKILL, and again every 100 ms while processes remain: a process forked just
+                // before its parent died may have escaped the previous round.
                 let count = self.signal_remaining(SIGKILL);
-                self.emit(&Event::Killing { count });
-                killing = true;
-                continue;
+                if !killing {
+                    self.emit(&Event::Killing { count });
+                    killing = true;
+                }
+                next_kill = now + 100;
             }
-            if killing {
-                // Processes forked or reparented since the last round get theirs too.
-                self.signal_remaining(SIGKILL);
-            }
-            let timeout = if killing { None } else { Some(deadline - now) };
-            match sys::sigtimedwait(BLOCKABLE, timeout) {
+            let wake = if killing { next_kill } else { deadline };
+            match sys::sigtimedwait(BLOCKABLE, Some(wake.saturating_sub(now))) {
                 // Told to stop while draining: no more grace.
                 Ok(Some(SIGTERM | SIGINT)) => deadline = now,
-                Ok(_) => {} // SIGCHLD, the deadline, or a signal with nobody left to forward it to
+                Ok(_) => {} // SIGCHLD, a deadline, or a signal with nobody left to forward it to
                 Err(e) => self.fatal("sigtimedwait", e),
             }
         }
@@ -273,11 +267,10 @@ impl Core<'_> {
     }
 }
 
-/// `/proc/PID/comm` without its newline (empty when unreadable).
-fn read_comm(pid: i32, buf: &mut [u8; 64]) -> &[u8] {
-    let mut path = Line::new();
-    path.s("/proc/").n(pid as i64).s("/comm");
-    let mut cpath = [0u8; 32];
+/// Reads the /proc file `path` (bytes, no NUL) into `buf`; returns what was read (empty when
+/// unreadable: the process may be gone).
+fn read_proc<'b>(path: &Line, buf: &'b mut [u8]) -> &'b [u8] {
+    let mut cpath = [0u8; 64];
     let p = path.as_bytes();
     let n = p.len().min(cpath.len() - 1);
     cpath[..n].copy_from_slice(&p[..n]);
@@ -285,44 +278,50 @@ fn read_comm(pid: i32, buf: &mut [u8; 64]) -> &[u8] {
         return &[];
     };
     let len = sys::Fd::open(c).and_then(|fd| fd.read(buf)).unwrap_or(0);
-    let name = &buf[..len];
+    &buf[..len]
+}
+
+/// `/proc/PID/comm` without its newline (empty when unreadable).
+fn read_comm(pid: i32, buf: &mut [u8; 64]) -> &[u8] {
+    let mut path = Line::new();
+    path.s("/proc/").n(pid as i64).s("/comm");
+    let name = read_proc(&path, buf);
     name.strip_suffix(b"\n").unwrap_or(name)
 }
 
-/// Every process in our /proc: (pid, ppid).
-fn processes() -> Vec<(i32, i32)> {
-    let mut list = Vec::new();
-    let _ = sys::for_each_dir_entry(c"/proc", |name| {
-        let Some(pid) = signals::parse_uint(name, i32::MAX as u64) else {
-            return;
+/// Every descendant of `root`, found through `/proc/PID/task/TID/children`: the cost grows with our
+/// own tree, not with the host's process count.
+fn descendants(root: i32) -> Vec<i32> {
+    let mut tree = Vec::new();
+    tree.push(root);
+    let mut buf = alloc::vec![0u8; 64 * 1024];
+    let mut i = 0;
+    while i < tree.len() {
+        let pid = tree[i];
+        let mut dir = Line::new();
+        dir.s("/proc/").n(pid as i64).s("/task\0");
+        let Ok(task_dir) = core::ffi::CStr::from_bytes_until_nul(dir.as_bytes()) else {
+            break;
         };
-        let mut buf = [0u8; 512];
-        let mut path = Line::new();
-        path.s("/proc/").b(name).s("/stat");
-        let mut cpath = [0u8; 40];
-        let p = path.as_bytes();
-        let n = p.len().min(cpath.len() - 1);
-        cpath[..n].copy_from_slice(&p[..n]);
-        let Ok(c) = core::ffi::CStr::from_bytes_until_nul(&cpath) else {
-            return;
-        };
-        let Ok(len) = sys::Fd::open(c).and_then(|fd| fd.read(&mut buf)) else {
-            return;
-        };
-        // "pid (comm) S ppid ...": the name may hold anything, so look after the last ')'.
-        let stat = &buf[..len];
-        let Some(close) = stat.iter().rposition(|&c| c == b')') else {
-            return;
-        };
-        let mut fields = stat[close + 1..]
-            .split(|&c| c == b' ')
-            .filter(|f| !f.is_empty());
-        let ppid = fields
-            .nth(1)
-            .and_then(|f| signals::parse_uint(f, i32::MAX as u64));
-        list.push((pid as i32, ppid.unwrap_or(0) as i32));
-    });
-    list
+        let mut tids = Vec::new();
+        let _ = sys::for_each_dir_entry(task_dir, |tid| tids.push(tid.to_vec()));
+        for tid in tids {
+            let mut path = Line::new();
+            path.s("/proc/")
+                .n(pid as i64)
+                .s("/task/")
+                .b(&tid)
+                .s("/children");
+            let children = read_proc(&path, &mut buf);
+            let parsed = children
+                .split(|&c| c == b' ')
+                .filter_map(|f| signals::parse_uint(f, i32::MAX as u64));
+            tree.extend(parsed.map(|p| p as i32));
+        }
+        i += 1;
+    }
+    tree.remove(0);
+    tree
 }
 
 /// Runs reaper with `cfg`; never returns.
@@ -422,7 +421,9 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
                 REWRITE[sig as usize].store(SIGSTOP as u8, Relaxed);
             }
         }
-        STOP_SELF.store(true, Relaxed);
+        // A shell's job control sees us stop with the job. Not as PID 1: the kernel ignores it there,
+        // yet would still discard a pending SIGCONT meant for the job.
+        STOP_SELF.store(!core.pid1, Relaxed);
     }
     PERSONA.store(
         persona::ALL

@@ -92,6 +92,14 @@ pub fn sigmask() -> SigSet {
     SigSet(old)
 }
 
+/// The signals pending for this process (blocked ones that arrived).
+pub fn sigpending() -> SigSet {
+    let mut set = 0u64;
+    // SAFETY: `set` is a valid 8-byte sigset the kernel fills in.
+    unsafe { libc::syscall(libc::SYS_rt_sigpending, &mut set, 8) };
+    SigSet(set)
+}
+
 /// Replaces the signal mask (the kernel silently keeps SIGKILL and SIGSTOP unblocked).
 pub fn set_sigmask(set: SigSet) {
     // SAFETY: `set.0` is a valid 8-byte sigset; a null `oldset` is allowed. It cannot fail with these
