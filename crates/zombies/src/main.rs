@@ -134,6 +134,11 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 fn main() -> ExitCode {
+    // A bug must still end with the documented error status (2), not an abort by SIGABRT.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("zombies: internal error: {info} (this is a bug; please report it)");
+        std::process::exit(2);
+    }));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
