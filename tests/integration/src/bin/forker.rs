@@ -121,6 +121,13 @@ fn batch(rest: &[String]) {
 
 fn named(rest: &[String]) {
     let code = exit_code(rest);
+    // Every orphan holds the write end of this pipe until it exits: EOF on the read end means all of
+    // them are gone, so PROGRAM's own exit can never start a drain that kills a late orphan.
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid array of two ints.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        die("pipe");
+    }
     let mut skip = false;
     for spec in rest {
         if skip {
@@ -147,6 +154,7 @@ fn named(rest: &[String]) {
             if fork() == 0 {
                 // SAFETY: plain system calls in a single-threaded child.
                 unsafe {
+                    libc::close(fds[0]);
                     libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
                     libc::prctl(libc::PR_SET_NAME, cname.as_ptr() as libc::c_ulong, 0, 0, 0);
                     if is_sig {
@@ -161,6 +169,16 @@ fn named(rest: &[String]) {
             unsafe { libc::_exit(0) };
         }
         waitpid(child);
+    }
+    // SAFETY: closing our own write end, then reading our own pipe into a valid buffer.
+    unsafe {
+        libc::close(fds[1]);
+        let mut b = [0u8; 1];
+        while libc::read(fds[0], b.as_mut_ptr().cast(), 1) != 0 {
+            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
+        }
     }
     std::process::exit(code);
 }
