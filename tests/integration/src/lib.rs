@@ -12,6 +12,7 @@
 //!
 //! Synchronisation is always "poll a condition until a deadline": never a fixed sleep.
 
+pub mod personas_support;
 pub mod sys;
 
 use std::collections::HashMap;
