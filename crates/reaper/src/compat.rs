@@ -23,7 +23,10 @@ fn usage_reason(l: &mut Line, e: &config::UsageError) {
     if !e.value.is_empty() {
         l.s(" '").b(e.value).s("'");
     }
-    l.s(" ").s(e.reason);
+    if !e.what.is_empty() {
+        l.s(" ");
+    }
+    l.s(e.reason);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -42,7 +45,11 @@ fn tini_verbose(c: &mut Config) {
     c.verbosity = c.verbosity.saturating_add(1).min(3);
 }
 fn tini_verbosity(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str> {
-    c.verbosity = signals::parse_uint(v, 255).ok_or("is not a number")?.min(3) as u8;
+    // tini reads it with atoi: leading digits, anything else counts as 0; it never refuses it.
+    let digits = v.iter().take_while(|b| b.is_ascii_digit()).count();
+    c.verbosity = signals::parse_uint(&v[..digits], u64::MAX)
+        .unwrap_or(0)
+        .min(3) as u8;
     Ok(())
 }
 fn tini_pdeathsig(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str> {
@@ -86,8 +93,8 @@ fn tini_defaults(c: &mut Config) {
 }
 
 /// `--version` counts only as the sole argument.
-fn tini_early(args: &Args) -> Option<Act> {
-    (args.len() == 2 && args.get(1) == b"--version").then_some(Act::Version)
+fn tini_early(args: &Args, first: usize) -> Option<Act> {
+    (args.len() == first + 1 && args.get(first) == b"--version").then_some(Act::Version)
 }
 
 const TINI_HELP: &str = "\
@@ -250,6 +257,8 @@ fn di_defaults(c: &mut Config) {
     c.term_group_on_exit = true;
     c.drain = false;
     c.verbosity = 0; // dumb-init says nothing unless asked for debug output
+    c.stop_with_job = true; // dumb-init stops itself after forwarding TSTP/TTIN/TTOU, in every mode
+    c.subreaper = Subreaper::Off; // dumb-init does not register as subreaper (and says nothing)
 }
 
 const DI_HELP: &str = "\
@@ -464,7 +473,7 @@ pub static CATATONIT: Persona = Persona {
     envs: &CAT_ENVS,
     defaults: cat_defaults,
     early: no_early,
-    help: (CAT_HELP, 1),
+    help: (CAT_HELP, 2),
     version: ("tini version 0.1.7_catatonit\n", 1),
     codes: Codes {
         not_found: 1,
@@ -485,8 +494,8 @@ fn pause_defaults(c: &mut Config) {
 }
 
 /// Any argument equal to `-v`, in any case and anywhere, prints the version.
-fn pause_early(args: &Args) -> Option<Act> {
-    (1..args.len())
+fn pause_early(args: &Args, first: usize) -> Option<Act> {
+    (first..args.len())
         .any(|i| args.get(i).eq_ignore_ascii_case(b"-v"))
         .then_some(Act::Version)
 }

@@ -62,6 +62,9 @@ pub struct Config {
     pub subreaper: Subreaper,
     /// When PROGRAM exits, send SIGTERM to its process group before exiting (dumb-init).
     pub term_group_on_exit: bool,
+    /// After forwarding SIGTSTP/SIGTTIN/SIGTTOU (whatever they became), stop reaper too (`-S`,
+    /// dumb-init).
+    pub stop_with_job: bool,
     /// Pause mode: no child.
     pub pause: bool,
     /// Index in argv of PROGRAM (0: none given).
@@ -90,6 +93,7 @@ impl Config {
             drain: true,
             subreaper: Subreaper::Auto,
             term_group_on_exit: false,
+            stop_with_job: false,
             pause: false,
             program: 0,
         }
@@ -191,7 +195,7 @@ pub struct UsageError {
 pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Parsed, UsageError> {
     let mut cfg = Config::new(persona);
     (persona.defaults)(&mut cfg);
-    if let Some(act) = (persona.early)(args) {
+    if let Some(act) = (persona.early)(args, first) {
         return Ok(Parsed::Print(act));
     }
     if persona.opts.is_empty() {

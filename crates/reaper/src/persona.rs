@@ -108,7 +108,7 @@ pub struct Persona {
     /// Adjusts the shared defaults.
     pub defaults: fn(&mut Config),
     /// Checked before option parsing (e.g. pause's `-v` anywhere): `Some` prints and exits.
-    pub early: fn(&Args) -> Option<Act>,
+    pub early: fn(&Args, usize) -> Option<Act>,
     /// Help text and where it goes (1 stdout, 2 stderr).
     pub help: (&'static str, i32),
     /// Version line and where it goes.
@@ -120,7 +120,7 @@ pub struct Persona {
 }
 
 /// For personas with nothing to check before parsing.
-pub(crate) fn no_early(_: &Args) -> Option<Act> {
+pub(crate) fn no_early(_: &Args, _: usize) -> Option<Act> {
     None
 }
 
@@ -148,6 +148,7 @@ fn set_group(c: &mut Config) {
 }
 fn set_session(c: &mut Config) {
     c.forward = Forward::Session;
+    c.stop_with_job = true;
 }
 fn set_warn(c: &mut Config) {
     c.warn_reaped = true;

@@ -42,7 +42,8 @@ static TARGET: AtomicI32 = AtomicI32::new(0);
 static REWRITE: [AtomicU8; 65] = [const { AtomicU8::new(0) }; 65];
 /// Signals to swallow once (the TTY hand-off's SIGHUP and SIGCONT, dumb-init#136).
 static SWALLOW: AtomicU64 = AtomicU64::new(0);
-/// Stop reaper too after forwarding SIGSTOP (session mode: a shell's job control sees us stop).
+/// Stop reaper too after forwarding SIGTSTP/SIGTTIN/SIGTTOU, whatever they became (session mode and
+/// dumb-init: a shell's job control then sees its job, reaper included, stop).
 static STOP_SELF: AtomicBool = AtomicBool::new(false);
 /// For logging from the handler.
 static PERSONA: AtomicUsize = AtomicUsize::new(0);
@@ -77,7 +78,9 @@ extern "C" fn on_signal(sig: i32) {
             );
         }
         // A stop signal discards a pending SIGCONT: if one came in while we ran, do not stop.
-        if to == SIGSTOP && STOP_SELF.load(Relaxed) && !sys::sigpending().has(SIGCONT) {
+        let job_control =
+            sig == signals::SIGTSTP || sig == signals::SIGTTIN || sig == signals::SIGTTOU;
+        if job_control && STOP_SELF.load(Relaxed) && !sys::sigpending().has(SIGCONT) {
             let _ = sys::kill(sys::getpid(), SIGSTOP);
         }
     }
@@ -421,10 +424,10 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
                 REWRITE[sig as usize].store(SIGSTOP as u8, Relaxed);
             }
         }
-        // A shell's job control sees us stop with the job. Not as PID 1: the kernel ignores it there,
-        // yet would still discard a pending SIGCONT meant for the job.
-        STOP_SELF.store(!core.pid1, Relaxed);
     }
+    // Not as PID 1: the kernel ignores a self-stop there, yet would still discard a pending SIGCONT
+    // meant for the job.
+    STOP_SELF.store(cfg.stop_with_job && !core.pid1, Relaxed);
     PERSONA.store(
         persona::ALL
             .iter()
