@@ -286,20 +286,18 @@ fn exit_status(exit: Exit) -> i64 {
 }
 
 fn render_dumb_init(ev: &Event, l: &mut Line) -> bool {
+    if let Event::Usage(e) = ev {
+        // dumb-init's usage lines carry no "[dumb-init]" prefix.
+        if !e.what.is_empty() {
+            l.s("dumb-init: ");
+            usage_reason(l, e);
+            l.s("\n");
+        }
+        l.s("Usage: dumb-init [option] program [args]\nTry dumb-init --help for full usage.");
+        return true;
+    }
     l.s("[dumb-init] ");
     match ev {
-        Event::Usage(e) => {
-            l.s("dumb-init: ");
-            if !e.what.is_empty() {
-                usage_reason(l, e);
-                l.s("\n");
-            }
-            l.s("Usage: dumb-init [option] program [args]\nTry dumb-init --help for full usage.");
-            // dumb-init's usage lines have no prefix.
-            let text = l.as_bytes()[b"[dumb-init] dumb-init: ".len()..].to_vec();
-            *l = Line::new();
-            l.b(&text);
-        }
         Event::ExecFailed { prog, err } => {
             l.b(prog).s(": ").s(err.text());
         }
