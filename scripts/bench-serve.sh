@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Benchmark (not a test) of `zombies serve` at 30,000 processes, beside node_exporter's processes
-# collector (`prometheus-node-exporter --collector.processes`), measured in the same run:
+# Benchmark (not a test) of `zombies serve` at 30,000 processes, in both scan modes
+# (`--scan accounting`: pids.current minus the cgroup task lists; `--scan full`: a /proc scan),
+# beside node_exporter's processes collector (`prometheus-node-exporter --collector.processes`),
+# all measured in the same run:
 #
 #   * scrape time: wall time of `curl /metrics` (request to last byte), median of ROUNDS scrapes, and
 #     the exporter's own figure (zombies_scrape_duration_seconds / node_scrape_collector_duration_seconds);
@@ -9,7 +11,8 @@
 #     slows things), the number of execve after the first and of clone/fork without CLONE_THREAD;
 #     threads (clone with CLONE_THREAD) are counted separately; plus /proc/PID/task after the scrapes.
 #
-# Targets for zombies: scrape <= 50 ms, RSS < 20 MB, no process created.
+# Targets for zombies (the default, accounting mode): scrape <= 50 ms, RSS < 20 MB, no process
+# created.
 # Needs root: kernel.pid_max is raised to fit the processes and restored on exit.
 # Knobs: N (30000), ROUNDS (15), CARGO_TARGET_DIR. Output: a markdown table on stdout.
 set -euo pipefail
@@ -102,23 +105,30 @@ strace_pass() {
 }
 
 zp=$(free_port); np=$(free_port)
-log "zombies serve on :$zp"
-"$Z" serve --listen "127.0.0.1:$zp" 2>/dev/null &
-zpid=$!; pids+=("$zpid")
-row_z=$(measure "zombies serve" "http://127.0.0.1:$zp/metrics" '^zombies_scrape_duration_seconds ' "$zpid")
-kill "$zpid"; wait "$zpid" 2>/dev/null || true
+rows=()
+for mode in accounting full; do
+  log "zombies serve --scan $mode on :$zp"
+  "$Z" serve --scan "$mode" --listen "127.0.0.1:$zp" 2>/dev/null &
+  zpid=$!; pids+=("$zpid")
+  rows+=("$(measure "zombies serve --scan $mode" "http://127.0.0.1:$zp/metrics" '^zombies_scrape_duration_seconds ' "$zpid")")
+  grep -q "^zombies_scrape_mode{mode=\"$mode\"} 1" "$work/body" || die "zombies did not scrape in $mode mode"
+  kill "$zpid"; wait "$zpid" 2>/dev/null || true
+done
 log "node_exporter --collector.processes on :$np"
 prometheus-node-exporter --web.listen-address="127.0.0.1:$np" --collector.disable-defaults \
   --collector.processes 2>/dev/null &
 npid=$!; pids+=("$npid")
-row_n=$(measure "node_exporter processes" "http://127.0.0.1:$np/metrics" \
-  '^node_scrape_collector_duration_seconds\{collector="processes"\}' "$npid")
+rows+=("$(measure "node_exporter processes" "http://127.0.0.1:$np/metrics" \
+  '^node_scrape_collector_duration_seconds\{collector="processes"\}' "$npid")")
 kill "$npid"; wait "$npid" 2>/dev/null || true
 
 log "strace passes"
-st_z=$(strace_pass "http://127.0.0.1:$zp/metrics" "$Z" serve --listen "127.0.0.1:$zp")
-st_n=$(strace_pass "http://127.0.0.1:$np/metrics" prometheus-node-exporter --web.listen-address="127.0.0.1:$np" \
-  --collector.disable-defaults --collector.processes)
+sts=()
+for mode in accounting full; do
+  sts+=("$(strace_pass "http://127.0.0.1:$zp/metrics" "$Z" serve --scan "$mode" --listen "127.0.0.1:$zp")")
+done
+sts+=("$(strace_pass "http://127.0.0.1:$np/metrics" prometheus-node-exporter --web.listen-address="127.0.0.1:$np" \
+  --collector.disable-defaults --collector.processes)")
 
 printf '# zombies serve vs node_exporter --collector.processes\n\n'
 printf 'Host: %s cores, kernel %s, %s processes on the node (%s spawned), %s scrapes each, medians.\n' \
@@ -126,12 +136,12 @@ printf 'Host: %s cores, kernel %s, %s processes on the node (%s spawned), %s scr
 printf 'zombies: %s (static musl). node_exporter: %s.\n\n' "$Z" "$(prometheus-node-exporter --version 2>&1 | head -1)"
 printf '| exporter | scrape wall ms (curl) | own scrape duration ms | RSS MB | peak RSS MB | threads | children | samples | processes created (execve, fork) | threads created |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|\n'
-for pair in "$row_z|$st_z" "$row_n|$st_n"; do
-  IFS='|' read -r name wall self rss hwm tasks kids series st <<<"$pair"
-  read -r ex fk th <<<"$st"
+for i in 0 1 2; do
+  IFS='|' read -r name wall self rss hwm tasks kids series <<<"${rows[$i]}"
+  read -r ex fk th <<<"${sts[$i]}"
   printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s, %s | %s |\n' "$name" "$wall" "$self" "$rss" "$hwm" "$tasks" "$kids" "$series" "$ex" "$fk" "$th"
 done
-IFS='|' read -r _ wall _ rss hwm _ _ _ <<<"$row_z"
-read -r ex fk _ <<<"$st_z"
+IFS='|' read -r _ wall _ rss hwm _ _ _ <<<"${rows[0]}"
+read -r ex fk _ <<<"${sts[0]}"
 verdict=$(awk -v w="$wall" -v h="$hwm" -v e="$ex" -v f="$fk" 'BEGIN {print (w <= 50 && h < 20 && e == 0 && f == 0) ? "PASS" : "MISS"}')
-printf '\nzombies targets (scrape <= 50 ms, peak RSS < 20 MB, no process created): %s\n' "$verdict"
+printf '\nzombies --scan accounting targets (scrape <= 50 ms, peak RSS < 20 MB, no process created): %s\n' "$verdict"

@@ -14,6 +14,8 @@
 //!   threads, start time, exit status, uid; NSpid, cgroups, [`cgroup::Attribution`] and cmdline
 //!   where needed), the zombies, the [`NodeBudget`], per-cgroup [`CgroupPids`], pod names and
 //!   [`ReadErrors`].
+//! * [`accounting`]: zombie counts per cgroup and node-wide from `pids.current`, the cgroup
+//!   task lists and `/proc/loadavg`, without a `/proc` scan (cost proportional to cgroups).
 //! * [`cgroup`]: pure functions attributing cgroup paths to runtime, pod and container.
 //! * [`diagnose`]: cause and fix of each group of zombies.
 //! * [`tracker::ZombieTracker`]: first-seen times and leak rates across scans.
@@ -21,6 +23,7 @@
 //! The scanner never spawns a subprocess.
 #![warn(missing_docs)]
 
+pub mod accounting;
 pub mod cgroup;
 pub mod diagnose;
 pub mod parse;

@@ -249,7 +249,7 @@ impl ReadErrors {
         self.permission_denied + self.other
     }
 
-    fn record(&mut self, path: &Path, err: &io::Error) {
+    pub(crate) fn record(&mut self, path: &Path, err: &io::Error) {
         match err.raw_os_error() {
             Some(libc::ENOENT) | Some(libc::ESRCH) => self.vanished += 1,
             Some(libc::EACCES) | Some(libc::EPERM) => {
@@ -610,6 +610,35 @@ fn read_u64(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
+/// Pod names by UID from kubelet's log directories `<root>/<namespace>_<pod>_<uid>`.
+pub fn pods_from_log_root(root: &Path) -> BTreeMap<String, PodRef> {
+    let mut pods = BTreeMap::new();
+    if let Ok(rd) = std::fs::read_dir(root) {
+        for e in rd.flatten() {
+            if let Some((ns, name, uid)) =
+                cgroup::parse_pod_log_dir(&e.file_name().to_string_lossy())
+            {
+                pods.insert(
+                    uid,
+                    PodRef {
+                        namespace: ns,
+                        name,
+                    },
+                );
+            }
+        }
+    }
+    pods
+}
+
+/// The node's task limits: `(kernel.pid_max, kernel.threads-max)` under `proc_root`.
+pub fn node_limits(proc_root: &Path) -> (Option<u64>, Option<u64>) {
+    (
+        read_u64(&proc_root.join("sys/kernel/pid_max")),
+        read_u64(&proc_root.join("sys/kernel/threads-max")),
+    )
+}
+
 /// Scans `/proc` (and the cgroup and pod-log roots) once.
 ///
 /// Never fails because of a single process: vanished processes and unreadable files are counted
@@ -795,24 +824,11 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
     }
 
     // Pods: kubelet log directories, then conmon command lines.
-    let mut pods = BTreeMap::new();
-    if let Some(root) = &cfg.pods_log_root {
-        if let Ok(rd) = std::fs::read_dir(root) {
-            for e in rd.flatten() {
-                if let Some((ns, name, uid)) =
-                    cgroup::parse_pod_log_dir(&e.file_name().to_string_lossy())
-                {
-                    pods.insert(
-                        uid,
-                        PodRef {
-                            namespace: ns,
-                            name,
-                        },
-                    );
-                }
-            }
-        }
-    }
+    let mut pods = cfg
+        .pods_log_root
+        .as_deref()
+        .map(pods_from_log_root)
+        .unwrap_or_default();
     for p in &processes {
         if let Some((_, pod, ns, uid)) = p.cmdline.as_deref().and_then(cgroup::conmon_pod_from_args)
         {

@@ -51,6 +51,17 @@ fn formats_paths_and_promtool() {
         .body
         .contains("zombies_zombie_processes{namespace=\"\",pod=\"\",container=\"\"} "));
     assert!(!r.body.contains("# EOF"));
+    // `--scan auto` on a host with a readable pids controller, as root in the host PID namespace.
+    assert_eq!(
+        sample(&r.body, "zombies_scrape_mode{mode=\"accounting\"}"),
+        Some(1.0),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        sample(&r.body, "zombies_scrape_mode{mode=\"full\"}"),
+        Some(0.0)
+    );
     promtool_check(&r.body);
 
     for accept in [
@@ -74,9 +85,19 @@ fn formats_paths_and_promtool() {
 }
 
 #[test]
-fn pod_and_host_zombies_have_the_right_labels_and_values() {
+fn pod_and_host_zombies_have_the_right_labels_and_values_accounting() {
+    pod_and_host_zombies("accounting");
+}
+
+#[test]
+fn pod_and_host_zombies_have_the_right_labels_and_values_full_scan() {
+    pod_and_host_zombies("full");
+}
+
+fn pod_and_host_zombies(mode: &str) {
     let pod = FakePod::new("shop", "cart-7d9f", "app", 50);
-    let args = pod.agent_args();
+    let mut args = pod.agent_args();
+    args.push(format!("--scan={mode}"));
     let a = Agent::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let ns = &pod.namespace;
     let p = &pod.name;
@@ -109,6 +130,11 @@ fn pod_and_host_zombies_have_the_right_labels_and_values() {
         Some(0.0)
     );
     let host_before = sample(&before, &format!("zombies_zombie_processes{host}")).unwrap();
+    assert_eq!(
+        sample(&before, &format!("zombies_scrape_mode{{mode=\"{mode}\"}}")),
+        Some(1.0),
+        "{before}"
+    );
 
     let t0 = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -283,7 +309,16 @@ fn slow_malformed_and_oversized_requests_do_not_hurt() {
 }
 
 #[test]
-fn never_creates_a_process() {
+fn never_creates_a_process_accounting() {
+    never_creates_a_process("accounting");
+}
+
+#[test]
+fn never_creates_a_process_full_scan() {
+    never_creates_a_process("full");
+}
+
+fn never_creates_a_process(mode: &str) {
     let strace = require_tool("strace");
     let dir = temp_dir("zombies-strace");
     let log = dir.0.join("trace");
@@ -291,7 +326,8 @@ fn never_creates_a_process() {
     cmd.args(["-f", "-qq", "-e", "trace=process", "-o"])
         .arg(&log)
         .arg(zombies_bin());
-    let mut a = Agent::start_with(cmd, &[]);
+    let scan = format!("--scan={mode}");
+    let mut a = Agent::start_with(cmd, &[&scan]);
     let leaker = Leaker::new("zt-strace", None);
     leaker.make(3, 3);
     for accept in [None, Some("application/openmetrics-text")] {

@@ -11,8 +11,9 @@
 //! `zombies_observed_total` counters of the label sets present now.
 
 use super::expo::{Family, Kind};
+use procmodel::accounting::{self, Accounting};
 use procmodel::cgroup::{self, Attribution};
-use procmodel::{ScanConfig, Snapshot};
+use procmodel::{NodeBudget, PodRef, ScanConfig, Snapshot};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -24,14 +25,73 @@ pub type Key = (String, String, String);
 const MAX_CGROUP_DIRS: usize = 20_000;
 const MAX_CONTAINER_LOGS: usize = 20_000;
 
+/// How a scrape counts zombies (`--scan`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScanMode {
+    /// `accounting` when the pids controller is readable and the agent sees the initial PID
+    /// namespace, else `full`; a scrape whose accounting read fails falls back to a full scan.
+    #[default]
+    Auto,
+    /// From the kernel's accounting (procmodel::accounting): cost proportional to cgroups.
+    Accounting,
+    /// One full scan of `/proc` (procmodel::scan): cost proportional to processes.
+    Full,
+}
+
+/// The mode a scrape actually used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolved {
+    /// procmodel::accounting.
+    Accounting,
+    /// procmodel::scan.
+    Full,
+}
+
+impl Resolved {
+    /// The `mode` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolved::Accounting => "accounting",
+            Resolved::Full => "full",
+        }
+    }
+}
+
 /// The scrape-to-scrape state of the agent.
 #[derive(Debug)]
 pub struct Collector {
     cfg: ScanConfig,
     containers_log_root: Option<PathBuf>,
-    /// (pid, start ticks) of each zombie present at the last scrape → (first seen, key).
+    mode: Resolved,
+    /// `--scan auto`: fall back to a full scan when an accounting read fails.
+    fallback: bool,
+    reader: accounting::Reader,
+    last_mode: Option<Resolved>,
+    /// Full mode: (pid, start ticks) of each zombie present at the last scrape → (first seen, key).
     seen: HashMap<(i32, u64), (f64, Key)>,
     observed: HashMap<Key, u64>,
+    /// Zombies per label set at the last scrape (both modes).
+    last_counts: HashMap<Key, u64>,
+    /// Per (namespace, pod): when its zombie count last went from 0 to more (both modes).
+    pod_first: HashMap<(String, String), f64>,
+}
+
+/// Which mode `--scan` resolves to with these roots.
+pub fn resolve(mode: ScanMode, cfg: &ScanConfig) -> Resolved {
+    match mode {
+        ScanMode::Full => Resolved::Full,
+        ScanMode::Accounting => Resolved::Accounting,
+        ScanMode::Auto => {
+            let usable = accounting::pids_hierarchy(&cfg.sys_root)
+                .is_some_and(|h| std::fs::File::open(h.base.join(h.tasks_file())).is_ok())
+                && accounting::in_initial_pid_namespace(&cfg.proc_root);
+            if usable {
+                Resolved::Accounting
+            } else {
+                Resolved::Full
+            }
+        }
+    }
 }
 
 /// A pod's cgroup, found by walking the `kubepods` tree.
@@ -194,14 +254,30 @@ fn short_id(id: &str) -> String {
 }
 
 impl Collector {
-    /// A collector reading with `cfg`; container names from `containers_log_root` when given.
-    pub fn new(cfg: ScanConfig, containers_log_root: Option<PathBuf>) -> Collector {
+    /// A collector counting zombies as `mode` says ([`resolve`]).
+    pub fn with_mode(
+        cfg: ScanConfig,
+        containers_log_root: Option<PathBuf>,
+        mode: ScanMode,
+    ) -> Collector {
+        let reader = accounting::Reader::new(&cfg.proc_root, &cfg.sys_root);
         Collector {
+            mode: resolve(mode, &cfg),
+            fallback: mode == ScanMode::Auto,
             cfg,
             containers_log_root,
+            reader,
+            last_mode: None,
             seen: HashMap::new(),
             observed: HashMap::new(),
+            last_counts: HashMap::new(),
+            pod_first: HashMap::new(),
         }
+    }
+
+    /// The mode scrapes use (a scrape may still fall back to `full` under `--scan auto`).
+    pub fn mode(&self) -> Resolved {
+        self.mode
     }
 
     /// The procfs root read.
@@ -209,22 +285,52 @@ impl Collector {
         &self.cfg.proc_root
     }
 
-    /// Scans once and returns every metric family. Fails only when the procfs root cannot be
-    /// listed.
-    pub fn collect(&mut self) -> Result<Vec<Family>, String> {
-        let started = Instant::now();
-        let snap = procmodel::scan(&self.cfg).map_err(|e| e.to_string())?;
-        let kube = kube_cgroups(&self.cfg.sys_root);
-        let names = self
-            .containers_log_root
+    fn names(&self) -> HashMap<String, String> {
+        self.containers_log_root
             .as_deref()
             .map(container_names)
-            .unwrap_or_default();
-        let mut fams = self.build(&snap, &kube, &names);
+            .unwrap_or_default()
+    }
+
+    /// Reads once and returns every metric family. Fails only when nothing can be read (the
+    /// procfs root cannot be listed, or `--scan accounting` cannot read the accounting).
+    pub fn collect(&mut self) -> Result<Vec<Family>, String> {
+        let started = Instant::now();
+        let mut used = self.mode;
+        let mut fams = None;
+        if self.mode == Resolved::Accounting {
+            match self.reader.read() {
+                Ok(acct) => fams = Some(self.build_accounting(&acct)),
+                Err(e) if self.fallback => {
+                    eprintln!("zombies serve: accounting failed ({e}); full scan for this scrape");
+                    used = Resolved::Full;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        let mut fams = match fams {
+            Some(f) => f,
+            None => {
+                let snap = procmodel::scan(&self.cfg).map_err(|e| e.to_string())?;
+                let kube = kube_cgroups(&self.cfg.sys_root);
+                let names = self.names();
+                self.build(&snap, &kube, &names)
+            }
+        };
+        let mut m = Family::new(
+            "zombies_scrape_mode",
+            Kind::Gauge,
+            "How this scrape counted zombies: 1 for the mode used (accounting: pids.current minus the cgroup task lists; full: a scan of /proc), 0 for the other.",
+            &["mode"],
+        );
+        for r in [Resolved::Accounting, Resolved::Full] {
+            m.push(vec![r.as_str().into()], (r == used) as u8 as f64);
+        }
+        fams.push(m);
         let mut d = Family::new(
             "zombies_scrape_duration_seconds",
             Kind::Gauge,
-            "Seconds this scrape took to scan /proc and the cgroup tree and compute the metrics.",
+            "Seconds this scrape took to read /proc and the cgroup tree and compute the metrics.",
             &[],
         )
         .unit("seconds");
@@ -233,8 +339,8 @@ impl Collector {
         Ok(fams)
     }
 
-    fn pod_names(snap: &Snapshot, uid: &str) -> (String, String) {
-        match snap.pods.get(uid) {
+    fn pod_names(pods: &BTreeMap<String, PodRef>, uid: &str) -> (String, String) {
+        match pods.get(uid) {
             Some(p) => (p.namespace.clone(), p.name.clone()),
             // Name unknown (no kubelet log directory): the UID stands in for it.
             None => (String::new(), uid.to_string()),
@@ -248,7 +354,7 @@ impl Collector {
         let Some(uid) = &a.pod_uid else {
             return Key::default();
         };
-        let (ns, pod) = Self::pod_names(snap, uid);
+        let (ns, pod) = Self::pod_names(&snap.pods, uid);
         let container = match (&a.container_id, a.conmon) {
             (Some(id), false) => names.get(id).cloned().unwrap_or_else(|| short_id(id)),
             _ => String::new(),
@@ -256,7 +362,12 @@ impl Collector {
         (ns, pod, container)
     }
 
-    /// Computes the families (all but the scrape duration) from one scan.
+    /// Computes the families (all but the scrape mode and duration) from one full scan.
+    ///
+    /// `zombies_observed_total` counts zombie identities (pid, start time) not seen by the
+    /// previous scrape; the oldest first-seen time of a pod is the minimum over its zombies.
+    /// Right after accounting-mode scrapes (identities unknown), the counter grows by the
+    /// positive deltas of the counts instead, and the first-seen times carry over per pod.
     pub fn build(
         &mut self,
         snap: &Snapshot,
@@ -264,44 +375,240 @@ impl Collector {
         names: &HashMap<String, String>,
     ) -> Vec<Family> {
         let now = procmodel::scan::unix_seconds(snap.taken_at);
-        // Every known series at 0: the outside-any-pod bucket, each pod, each container.
-        let mut zombies: BTreeMap<Key, u64> = BTreeMap::new();
-        zombies.insert(Key::default(), 0);
-        for uid in kube.pods.keys() {
-            let (ns, pod) = Self::pod_names(snap, uid);
-            zombies.insert((ns, pod, String::new()), 0);
-        }
-        for (uid, id) in &kube.containers {
-            let (ns, pod) = Self::pod_names(snap, uid);
-            let c = names.get(id).cloned().unwrap_or_else(|| short_id(id));
-            zombies.insert((ns.clone(), pod.clone(), String::new()), 0);
-            zombies.insert((ns, pod, c), 0);
-        }
-
+        let identities = self.last_mode != Some(Resolved::Accounting);
+        let mut zombies = Self::known_series(&snap.pods, kube, names);
         let mut seen = HashMap::with_capacity(snap.zombies.len());
         let mut oldest: BTreeMap<(String, String), f64> = BTreeMap::new();
         for z in snap.zombie_processes() {
             let key = Self::key_of(snap, names, z.attribution.as_ref());
             *zombies.entry(key.clone()).or_default() += 1;
             let id = (z.pid, z.start_ticks);
+            let pod = (key.0.clone(), key.1.clone());
             let first = match self.seen.get(&id) {
-                Some((t, _)) => *t,
-                None => {
-                    *self.observed.entry(key.clone()).or_default() += 1;
-                    now
+                Some((t, _)) if identities => *t,
+                _ => {
+                    if identities {
+                        *self.observed.entry(key.clone()).or_default() += 1;
+                    }
+                    match self.pod_first.get(&pod) {
+                        Some(t) if !identities => *t,
+                        _ => now,
+                    }
                 }
             };
-            let o = oldest
-                .entry((key.0.clone(), key.1.clone()))
-                .or_insert(first);
+            let o = oldest.entry(pod).or_insert(first);
             *o = o.min(first);
             seen.insert(id, (first, key));
         }
         self.seen = seen;
-        // Counters of label sets that no longer exist are dropped (bounded memory); the series
-        // reappears from 0 if the pod does, which Prometheus treats as a counter reset.
-        self.observed.retain(|k, _| zombies.contains_key(k));
+        if !identities {
+            self.observe_deltas(&zombies);
+        }
+        self.finish(Resolved::Full, &zombies, oldest);
+        let fams = self.families(
+            &zombies,
+            &Self::pods_by_name(&snap.pods, kube),
+            &snap.budget,
+        );
+        let e = &snap.errors;
+        Self::tail(
+            fams,
+            Some(snap.processes.len() as u64),
+            None,
+            [e.permission_denied, e.other + kube.errors, e.vanished],
+        )
+    }
 
+    /// Computes the families (all but the scrape mode and duration) from the kernel's
+    /// accounting ([`procmodel::accounting`]), without a `/proc` scan.
+    ///
+    /// Zombies per container = its cgroup subtree's `pids.current` − threads listed in the
+    /// subtree; per pod (container `""`) = the pod cgroup's figure minus its containers';
+    /// outside any pod = the node's (`/proc/loadavg` threads − threads listed in every cgroup)
+    /// minus the pods'; all clamped at 0.
+    ///
+    /// Without zombie identities: `zombies_observed_total` grows by the positive difference of
+    /// each label set's count between consecutive scrapes, a lower bound of the zombies created
+    /// (a zombie reaped and another created between two scrapes is not seen); a pod's oldest
+    /// first-seen time is when its count last went from 0 to more than 0 (forgotten when it is
+    /// back to 0), so it does not move while some zombie stays, even if the first one was reaped.
+    pub fn build_accounting(&mut self, acct: &Accounting) -> Vec<Family> {
+        let now = procmodel::scan::unix_seconds(std::time::SystemTime::now());
+        let pods_names = self
+            .cfg
+            .pods_log_root
+            .as_deref()
+            .map(procmodel::scan::pods_from_log_root)
+            .unwrap_or_default();
+        let names = self.names();
+        let attr: Vec<Attribution> = acct
+            .cgroups
+            .iter()
+            .map(|c| cgroup::attribute(&c.path))
+            .collect();
+        let mut kube = KubeCgroups::default();
+        let mut pod_z: BTreeMap<String, u64> = BTreeMap::new();
+        let mut cont_z: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for (i, c) in acct.cgroups.iter().enumerate() {
+            let a = &attr[i];
+            let Some(uid) = &a.pod_uid else { continue };
+            let z = acct.zombies(i).unwrap_or(0);
+            match (&a.container_id, a.conmon) {
+                (None, _) => {
+                    if cgroup::pod_cgroup(&c.path).as_deref() != Some(c.path.as_str()) {
+                        continue;
+                    }
+                    *pod_z.entry(uid.clone()).or_default() += z;
+                    let dir = acct.hierarchy.base.join(c.path.trim_start_matches('/'));
+                    let max_raw = std::fs::read_to_string(dir.join("pids.max")).ok();
+                    if c.current.is_none() || max_raw.is_none() {
+                        kube.errors += 1;
+                    }
+                    kube.pods.insert(
+                        uid.clone(),
+                        PodCgroup {
+                            uid: uid.clone(),
+                            current: c.current,
+                            max: max_raw.and_then(|s| s.trim().parse().ok()),
+                        },
+                    );
+                }
+                (Some(id), false) => {
+                    // The container's own cgroup, not a sub-cgroup made inside it.
+                    let top = c
+                        .parent
+                        .is_none_or(|p| attr[p].container_id.as_deref() != Some(id.as_str()));
+                    if top {
+                        kube.containers.insert((uid.clone(), id.clone()));
+                        *cont_z.entry((uid.clone(), id.clone())).or_default() += z;
+                    }
+                }
+                (Some(_), true) => {}
+            }
+        }
+        let mut zombies = Self::known_series(&pods_names, &kube, &names);
+        let mut in_pods = 0u64;
+        for (uid, total) in &pod_z {
+            in_pods += total;
+            let (ns, pod) = Self::pod_names(&pods_names, uid);
+            let in_containers: u64 = cont_z
+                .range((uid.clone(), String::new())..)
+                .take_while(|((u, _), _)| u == uid)
+                .map(|(_, n)| n)
+                .sum();
+            *zombies.entry((ns, pod, String::new())).or_default() +=
+                total.saturating_sub(in_containers);
+        }
+        for ((uid, id), n) in &cont_z {
+            let (ns, pod) = Self::pod_names(&pods_names, uid);
+            let c = names.get(id).cloned().unwrap_or_else(|| short_id(id));
+            *zombies.entry((ns, pod, c)).or_default() += n;
+        }
+        *zombies.entry(Key::default()).or_default() += acct.node_zombies().saturating_sub(in_pods);
+
+        self.observe_deltas(&zombies);
+        let mut per_pod: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for ((ns, pod, _), n) in &zombies {
+            *per_pod.entry((ns.clone(), pod.clone())).or_default() += n;
+        }
+        let mut oldest = BTreeMap::new();
+        for (pod, n) in per_pod {
+            if n > 0 {
+                let t = *self.pod_first.get(&pod).unwrap_or(&now);
+                oldest.insert(pod, t);
+            }
+        }
+        self.seen.clear();
+        self.finish(Resolved::Accounting, &zombies, oldest);
+
+        let (pid_max, threads_max) = procmodel::scan::node_limits(&self.cfg.proc_root);
+        let budget = NodeBudget {
+            pid_max,
+            threads_max,
+            limit: match (pid_max, threads_max) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            loadavg_tasks: Some(acct.nr_threads_after),
+            scanned_tasks: acct.listed_tasks,
+            zombies: acct.node_zombies(),
+        };
+        let fams = self.families(&zombies, &Self::pods_by_name(&pods_names, &kube), &budget);
+        let e = &acct.errors;
+        Self::tail(
+            fams,
+            None,
+            Some(acct.cgroups.len() as u64),
+            [
+                e.permission_denied,
+                e.other + kube.errors + acct.truncated as u64,
+                e.vanished,
+            ],
+        )
+    }
+
+    /// Every known series at 0: the outside-any-pod bucket, each pod, each container.
+    fn known_series(
+        pods: &BTreeMap<String, PodRef>,
+        kube: &KubeCgroups,
+        names: &HashMap<String, String>,
+    ) -> BTreeMap<Key, u64> {
+        let mut zombies: BTreeMap<Key, u64> = BTreeMap::new();
+        zombies.insert(Key::default(), 0);
+        for uid in kube.pods.keys() {
+            let (ns, pod) = Self::pod_names(pods, uid);
+            zombies.insert((ns, pod, String::new()), 0);
+        }
+        for (uid, id) in &kube.containers {
+            let (ns, pod) = Self::pod_names(pods, uid);
+            let c = names.get(id).cloned().unwrap_or_else(|| short_id(id));
+            zombies.insert((ns.clone(), pod.clone(), String::new()), 0);
+            zombies.insert((ns, pod, c), 0);
+        }
+        zombies
+    }
+
+    fn pods_by_name<'a>(
+        pods: &BTreeMap<String, PodRef>,
+        kube: &'a KubeCgroups,
+    ) -> BTreeMap<(String, String), &'a PodCgroup> {
+        kube.pods
+            .iter()
+            .map(|(uid, p)| (Self::pod_names(pods, uid), p))
+            .collect()
+    }
+
+    /// `zombies_observed_total` += the positive change of each label set's count.
+    fn observe_deltas(&mut self, zombies: &BTreeMap<Key, u64>) {
+        for (k, &n) in zombies {
+            let prev = self.last_counts.get(k).copied().unwrap_or(0);
+            if n > prev {
+                *self.observed.entry(k.clone()).or_default() += n - prev;
+            }
+        }
+    }
+
+    /// Keeps the state of the label sets and pods present now (bounded memory). Counters of
+    /// label sets that no longer exist are dropped; the series reappears from 0 if the pod
+    /// does, which Prometheus treats as a counter reset.
+    fn finish(
+        &mut self,
+        mode: Resolved,
+        zombies: &BTreeMap<Key, u64>,
+        oldest: BTreeMap<(String, String), f64>,
+    ) {
+        self.observed.retain(|k, _| zombies.contains_key(k));
+        self.last_counts = zombies.iter().map(|(k, n)| (k.clone(), *n)).collect();
+        self.pod_first = oldest.into_iter().collect();
+        self.last_mode = Some(mode);
+    }
+
+    fn families(
+        &self,
+        zombies: &BTreeMap<Key, u64>,
+        pods: &BTreeMap<(String, String), &PodCgroup>,
+        b: &NodeBudget,
+    ) -> Vec<Family> {
         let labels3: &'static [&'static str] = &["namespace", "pod", "container"];
         let labels2: &'static [&'static str] = &["namespace", "pod"];
         let mut fams = Vec::new();
@@ -320,14 +627,14 @@ impl Collector {
             "Zombie (defunct) processes now, per namespace, pod and container; empty labels for processes outside any pod.",
             labels3,
         );
-        for ((ns, pod, c), n) in &zombies {
+        for ((ns, pod, c), n) in zombies {
             f.push(vec![ns.clone(), pod.clone(), c.clone()], *n as f64);
         }
         fams.push(f);
         let mut f = Family::new(
             "zombies_observed",
             Kind::Counter,
-            "Zombie processes seen for the first time by a scrape; its rate is the zombie leak rate.",
+            "Zombie processes that appeared between scrapes (full scan: new pid and start time; accounting: positive changes of the count, a lower bound); its rate is the zombie leak rate.",
             labels3,
         );
         for k in zombies.keys() {
@@ -338,16 +645,17 @@ impl Collector {
         let mut f = Family::new(
             "zombies_oldest_first_seen_timestamp_seconds",
             Kind::Gauge,
-            "Unix time at which the agent first saw the oldest zombie of the pod (empty labels: outside any pod); absent when it has none.",
+            "Unix time at which the agent first saw the oldest zombie of the pod (accounting: when the pod's count last went from 0 to more); empty labels: outside any pod; absent when it has none.",
             labels2,
         )
         .unit("seconds");
-        for ((ns, pod), t) in &oldest {
+        let mut oldest: Vec<_> = self.pod_first.iter().collect();
+        oldest.sort_by(|a, b| a.0.cmp(b.0));
+        for ((ns, pod), t) in oldest {
             f.push(vec![ns.clone(), pod.clone()], *t);
         }
         fams.push(f);
 
-        let b = &snap.budget;
         fams.push(
             Family::new(
                 "zombies_node_tasks",
@@ -380,41 +688,57 @@ impl Collector {
             "pids.max of the pod's cgroup; absent when unlimited.",
             labels2,
         );
-        let mut pods: BTreeMap<(String, String), &PodCgroup> = BTreeMap::new();
-        for (uid, p) in &kube.pods {
-            pods.insert(Self::pod_names(snap, uid), p);
-        }
         for ((ns, pod), p) in pods {
             if let Some(c) = p.current {
                 cur.push(vec![ns.clone(), pod.clone()], c as f64);
             }
             if let Some(m) = p.max {
-                max.push(vec![ns, pod], m as f64);
+                max.push(vec![ns.clone(), pod.clone()], m as f64);
             }
         }
         fams.push(cur);
         fams.push(max);
+        fams
+    }
 
-        fams.push(
-            Family::new(
-                "zombies_scanned_processes",
-                Kind::Gauge,
-                "Processes (thread groups) the last scan could see.",
-                &[],
-            )
-            .with(vec![], snap.processes.len() as f64),
+    /// Appends the scan-size and read-error families; `errors` = [permission_denied, other,
+    /// vanished].
+    fn tail(
+        mut fams: Vec<Family>,
+        processes: Option<u64>,
+        cgroups: Option<u64>,
+        errors: [u64; 3],
+    ) -> Vec<Family> {
+        let mut f = Family::new(
+            "zombies_scanned_processes",
+            Kind::Gauge,
+            "Processes (thread groups) the last full scan could see; absent in accounting mode.",
+            &[],
         );
-        let e = &snap.errors;
+        if let Some(n) = processes {
+            f.push(vec![], n as f64);
+        }
+        fams.push(f);
+        let mut f = Family::new(
+            "zombies_scanned_cgroups",
+            Kind::Gauge,
+            "Cgroups of the pids hierarchy the last accounting read walked; absent in full-scan mode.",
+            &[],
+        );
+        if let Some(n) = cgroups {
+            f.push(vec![], n as f64);
+        }
+        fams.push(f);
         fams.push(
             Family::new(
                 "zombies_read_errors",
                 Kind::Gauge,
-                "Entries the last scan could not read, by kind (vanished: the process exited mid-scan, normal).",
+                "Entries the last scrape could not read, by kind (vanished: the process or cgroup went away mid-read, normal).",
                 &["kind"],
             )
-            .with(vec!["permission_denied".into()], e.permission_denied as f64)
-            .with(vec!["other".into()], (e.other + kube.errors) as f64)
-            .with(vec!["vanished".into()], e.vanished as f64),
+            .with(vec!["permission_denied".into()], errors[0] as f64)
+            .with(vec!["other".into()], errors[1] as f64)
+            .with(vec!["vanished".into()], errors[2] as f64),
         );
         fams
     }

@@ -1,14 +1,16 @@
 //! `zombies serve`: the node agent. Serves Prometheus metrics on `/metrics` (text 0.0.4 by
 //! default, OpenMetrics 1.0 when the `Accept` header asks for it) and `/healthz`.
 //!
-//! Metrics are computed on each scrape, synchronously, from one scan of `/proc`; the agent never
-//! spawns a subprocess. User documentation: docs/zombies-serve.md.
+//! Metrics are computed on each scrape, synchronously, from the kernel's accounting
+//! (`pids.current`, the cgroup task lists and `/proc/loadavg`: procmodel::accounting, cost
+//! proportional to cgroups) or from one full scan of `/proc` (`--scan full`, or the fallback);
+//! the agent never spawns a subprocess. User documentation: docs/zombies-serve.md.
 
 pub mod expo;
 pub mod http;
 pub mod metrics;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use expo::Format;
 use http::{Limits, Request, Response};
 use procmodel::ScanConfig;
@@ -36,6 +38,12 @@ pub struct ServeArgs {
     /// Seconds a client has to send its request head.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_timeout)]
     pub read_timeout: f64,
+    /// How a scrape counts zombies: `accounting` (pids.current minus the cgroup task lists and
+    /// /proc/loadavg; cost proportional to cgroups), `full` (a scan of /proc; cost proportional
+    /// to processes), `auto` (accounting when the pids controller is readable and /proc shows
+    /// the initial PID namespace, else full).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = metrics::ScanMode::Auto)]
+    pub scan: metrics::ScanMode,
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -104,12 +112,20 @@ pub fn run(cfg: ScanConfig, args: &ServeArgs) -> Result<u8, String> {
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
     install_stop_handlers();
-    let mut collector = metrics::Collector::new(cfg, Some(args.containers_log_root.clone()));
+    let mut collector =
+        metrics::Collector::with_mode(cfg, Some(args.containers_log_root.clone()), args.scan);
     let limits = Limits {
         max_connections: args.max_connections as usize,
         read_timeout: Duration::from_secs_f64(args.read_timeout),
         ..Limits::default()
     };
+    eprintln!(
+        "zombies serve: counting zombies by {} (--scan {})",
+        collector.mode().as_str(),
+        args.scan
+            .to_possible_value()
+            .map_or("?".into(), |v| v.get_name().to_string())
+    );
     eprintln!("zombies serve: listening on http://{local}/metrics");
     http::serve(
         listener,

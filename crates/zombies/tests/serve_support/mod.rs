@@ -237,6 +237,14 @@ impl Leaker {
         if pid == 0 {
             unsafe {
                 libc::close(fds[1]);
+                // Keep only our control pipe: a leaker forked by a test running in parallel
+                // must not hold another leaker's write end (its end of file is the order to
+                // reap and exit).
+                for fd in 3..4096 {
+                    if fd != fds[0] {
+                        libc::close(fd);
+                    }
+                }
                 libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0);
                 let mut b = [0u8; 1];
                 loop {
