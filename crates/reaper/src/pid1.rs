@@ -132,40 +132,28 @@ impl Core<'_> {
     /// Reaps one exited child. With `block` it waits for one; else it returns `Wait::Nothing` at once
     /// when none has exited. Orphans are counted (and named and logged, when asked).
     fn reap(&mut self, block: bool) -> Wait {
-        let result = if self.orphans.naming {
-            match sys::peek_exited(!block) {
-                Ok(Wait::Reaped(pid, _)) => {
-                    let mut comm = [0u8; 64];
-                    let name = if pid == self.main {
-                        &[][..]
-                    } else {
-                        read_comm(pid, &mut comm)
-                    };
-                    let w = sys::wait(pid, true);
-                    if let Ok(Wait::Reaped(pid, exit)) = w {
-                        if pid != self.main {
-                            self.orphans.note(name);
-                            if self.cfg.warn_reaped {
-                                self.emit(&Event::Reaped { pid, name, exit });
-                            }
-                        }
-                    }
-                    w
-                }
-                other => other,
+        let mut comm = [0u8; 64];
+        let mut name: &[u8] = &[];
+        let mut pid = -1;
+        if self.orphans.naming {
+            // Find the exited child without releasing it: its name is gone once it is reaped.
+            match sys::peek_exited(!block).unwrap_or_else(|e| self.fatal("waitid", e)) {
+                Wait::Reaped(p, _) => pid = p,
+                other => return other,
             }
-        } else {
-            let w = sys::wait(-1, !block);
-            if let Ok(Wait::Reaped(pid, _)) = w {
-                if pid != self.main {
-                    self.orphans.note(b"");
-                }
+            if pid != self.main {
+                name = read_comm(pid, &mut comm);
             }
-            w
-        };
-        let w = result.unwrap_or_else(|e| self.fatal("wait", e));
+        }
+        let w = sys::wait(pid, !block).unwrap_or_else(|e| self.fatal("wait", e));
         if let Wait::Reaped(pid, exit) = w {
             self.emit(&Event::ChildReaped { pid, exit });
+            if pid != self.main {
+                self.orphans.note(name);
+                if self.cfg.warn_reaped {
+                    self.emit(&Event::Reaped { pid, name, exit });
+                }
+            }
         }
         w
     }
