@@ -282,12 +282,21 @@ impl Images {
     pub fn build() -> Images {
         require_root();
         let tag = unique("e2e");
+        // The names are known before the build: the value exists (and its drop removes whatever was
+        // built) even when the build fails half-way or prints something unexpected.
+        let images = Images {
+            reaper: format!("localhost/reaper:{tag}"),
+            pause: format!("localhost/reaper-pause:{tag}"),
+            zombie_init: format!("localhost/zombie-init:{tag}"),
+            tag,
+            extra: Vec::new(),
+        };
         let out = must(
             Command::new(workspace_root().join("scripts/build-images.sh"))
                 .arg("--reaper")
                 .arg(reaper_bin())
                 .arg("--tag")
-                .arg(&tag)
+                .arg(&images.tag)
                 .env("CONTAINERS_CONF", containers_conf()),
         );
         let get = |key: &str| {
@@ -297,21 +306,13 @@ impl Images {
                 .unwrap_or_else(|| panic!("build-images.sh printed no {key}=\n{}", out.describe()))
                 .to_string()
         };
-        let images = Images {
-            reaper: get("REAPER_IMAGE"),
-            pause: get("PAUSE_IMAGE"),
-            zombie_init: get("ZOMBIE_INIT_IMAGE"),
-            tag,
-            extra: Vec::new(),
-        };
-        assert_eq!(images.reaper, format!("localhost/reaper:{}", images.tag));
+        assert_eq!(get("REAPER_IMAGE"), images.reaper, "{}", out.describe());
+        assert_eq!(get("PAUSE_IMAGE"), images.pause, "{}", out.describe());
         assert_eq!(
-            images.pause,
-            format!("localhost/reaper-pause:{}", images.tag)
-        );
-        assert_eq!(
+            get("ZOMBIE_INIT_IMAGE"),
             images.zombie_init,
-            format!("localhost/zombie-init:{}", images.tag)
+            "{}",
+            out.describe()
         );
         images
     }
@@ -682,9 +683,17 @@ impl Dockerd {
 
 impl Drop for Dockerd {
     fn drop(&mut self) {
-        // Containers first (they hold mounts), then the daemon, then whatever it left mounted.
-        let ids = run(self.cli().args(["ps", "-aq"]), Duration::from_secs(60));
-        for id in ids.stdout.split_whitespace() {
+        // Containers first (they hold mounts), then the daemon, then whatever it left mounted. Nothing
+        // here may panic: a panic in a drop that runs while the test unwinds aborts the process and
+        // leaves the daemon running.
+        let ids = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run(self.cli().args(["ps", "-aq"]), Duration::from_secs(60)).stdout
+        }))
+        .unwrap_or_else(|_| {
+            eprintln!("cannot list the private dockerd's containers (ignored)");
+            String::new()
+        });
+        for id in ids.split_whitespace() {
             cleanup(self.cli().args(["rm", "-f", id]));
         }
         cleanup(Command::new("kill").args(["-TERM", &self.child.id().to_string()]));
