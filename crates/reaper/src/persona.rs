@@ -296,7 +296,8 @@ Options (each has an environment variable; a flag beats its variable):
 Signals are names (TERM, SIGTERM, RTMIN+2) or numbers. Logs go to stderr.
 ";
 
-const REAPER_LICENSE: &str = "reaper is free software, licensed under the MIT license or the Apache License 2.0, at your option.\n";
+const REAPER_LICENSE: &str =
+    "reaper is free software, licensed under the MIT license or the Apache License 2.0, at your option.\n";
 
 /// The license text printed by `--license` (and by tini's `-l`, catatonit's `-L`).
 pub const LICENSE: &str = REAPER_LICENSE;

@@ -330,26 +330,7 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
             names: Vec::new(),
         },
     };
-    if cfg.pdeathsig != 0 {
-        if let Err(e) = sys::prctl(libc::PR_SET_PDEATHSIG, cfg.pdeathsig as libc::c_ulong) {
-            core.fatal("prctl(PR_SET_PDEATHSIG)", e);
-        }
-    }
-    // Orphans go to the nearest subreaper ancestor: outside PID 1, become one so that they come to us.
-    if !core.pid1 {
-        let subreaper = match cfg.subreaper {
-            // The bit survives exec: a parent that set it for us counts (tini checks the same).
-            Subreaper::Off if sys::is_child_subreaper() => Ok(()),
-            Subreaper::Off => Err(sys::Errno(libc::EPERM)),
-            Subreaper::Auto | Subreaper::Required => {
-                sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1).map(|_| ())
-            }
-        };
-        if let (Err(err), Subreaper::Required) = (subreaper, cfg.subreaper) {
-            core.fatal("prctl(PR_SET_CHILD_SUBREAPER)", err);
-        }
-        core.emit(&Event::NotPid1 { subreaper });
-    }
+    core.become_reaper();
     // A parent may have left SIGCHLD ignored: the kernel would then reap for us and lose statuses.
     // The child gets the inherited "ignored" back before exec.
     let chld_ignored = sys::is_ignored(SIGCHLD);
@@ -357,32 +338,8 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
     if cfg.pause {
         pause(core);
     }
-    let identity = match cfg.user.map(user::resolve) {
-        Some(Ok(id)) => Some(id),
-        Some(Err(e)) => {
-            let err = crate::config::UsageError {
-                what: b"--user",
-                value: cfg.user.unwrap_or(b""),
-                reason: e.text(),
-            };
-            core.emit(&Event::Usage(&err));
-            sys::exit(cfg.persona.codes.usage);
-        }
-        None => None,
-    };
-
-    // The terminal: hand our foreground to the child, never take one we do not hold.
-    let session = cfg.forward == Forward::Session;
-    let foreground = !session && sys::tcgetpgrp(0) == Some(sys::getpgrp());
-    if session
-        && sys::getsid() == sys::getpid()
-        && sys::tcgetpgrp(0).is_some()
-        && sys::detach_tty(0).is_ok()
-    {
-        // Detaching a session leader makes the kernel send SIGHUP and SIGCONT: not meant for the child.
-        SWALLOW.store(SigSet::of(SIGHUP).with(SIGCONT).0, Relaxed);
-    }
-
+    let identity = core.resolve_user();
+    let foreground = take_terminal(cfg);
     let child = spawn::spawn(
         cfg,
         args,
@@ -395,66 +352,21 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
     core.main = child;
     core.emit(&Event::Spawned { pid: child });
     hygiene(&core);
-    if !session {
+    if cfg.forward != Forward::Session {
         let _ = sys::setpgid(child, child); // also done by the child; whoever runs first wins the race
         if foreground {
             let _ = sys::tcsetpgrp(0, child);
         }
     }
+    arm_forwarding(&core, child, foreground);
 
-    // Forwarding: the handler's tables, then the handlers, then unblock.
-    for (n, r) in REWRITE.iter().enumerate() {
-        r.store(cfg.rewrite[n], Relaxed);
-    }
-    if session {
-        for sig in [signals::SIGTSTP, signals::SIGTTIN, signals::SIGTTOU] {
-            if !cfg.rewritten.has(sig) {
-                REWRITE[sig as usize].store(SIGSTOP as u8, Relaxed);
-            }
-        }
-    }
-    // Not as PID 1: the kernel ignores a self-stop there, yet would still discard a pending SIGCONT
-    // meant for the job.
-    STOP_SELF.store(cfg.stop_with_job && !core.pid1, Relaxed);
-    PERSONA.store(
-        persona::ALL
-            .iter()
-            .position(|p| core::ptr::eq(*p, cfg.persona))
-            .unwrap_or(0),
-        Relaxed,
-    );
-    VERBOSITY.store(cfg.verbosity, Relaxed);
-    TARGET.store(
-        if cfg.forward == Forward::Child {
-            child
-        } else {
-            -child
-        },
-        Relaxed,
-    );
-    for sig in 1..=64 {
-        if !FORWARDED.has(sig) {
-            continue;
-        }
-        let what = if foreground && (sig == signals::SIGTTIN || sig == signals::SIGTTOU) {
-            Disposition::Ignore // we may write to the terminal from the background now
-        } else {
-            Disposition::Handle {
-                handler: on_signal,
-                restart: true,
-            }
-        };
-        if let Err(e) = sys::set_disposition(sig, what) {
-            core.fatal("sigaction", e);
-        }
-    }
-    sys::set_sigmask(SigSet(0));
-
-    // Run: block in wait4 until PROGRAM exits, reaping every orphan on the way.
+    // Run: block in wait4 until PROGRAM exits, reaping every orphan on the way. Signals are forwarded
+    // by the handler meanwhile, and the wait resumes (SA_RESTART).
     let status = loop {
         match core.reap(true) {
             Wait::Reaped(pid, exit) if pid == child => break exit,
-            Wait::NoChildren => break Exit::Code(cfg.persona.codes.fatal), // cannot happen: PROGRAM is our child
+            // Cannot happen while PROGRAM, our child, has not been reaped.
+            Wait::NoChildren => break Exit::Code(cfg.persona.codes.fatal),
             _ => {}
         }
     };
@@ -469,6 +381,108 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
         Exit::Signal(s) => 128 + s,
     };
     core.exit(cfg.exit_code(code))
+}
+
+impl Core<'_> {
+    /// Parent-death signal; outside PID 1, subreaper registration so that orphans come to us (they go
+    /// to the nearest subreaper ancestor in the namespace).
+    fn become_reaper(&self) {
+        let cfg = self.cfg;
+        if cfg.pdeathsig != 0 {
+            if let Err(e) = sys::prctl(libc::PR_SET_PDEATHSIG, cfg.pdeathsig as libc::c_ulong) {
+                self.fatal("prctl(PR_SET_PDEATHSIG)", e);
+            }
+        }
+        if self.pid1 {
+            return;
+        }
+        let subreaper = match cfg.subreaper {
+            // The bit survives exec: a parent that set it for us counts (tini checks the same).
+            Subreaper::Off if sys::is_child_subreaper() => Ok(()),
+            Subreaper::Off => Err(sys::Errno(libc::EPERM)),
+            Subreaper::Auto | Subreaper::Required => {
+                sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1).map(|_| ())
+            }
+        };
+        if let (Err(err), Subreaper::Required) = (subreaper, cfg.subreaper) {
+            self.fatal("prctl(PR_SET_CHILD_SUBREAPER)", err);
+        }
+        self.emit(&Event::NotPid1 { subreaper });
+    }
+
+    /// `--user`, resolved before the fork so that a bad name is reported once, by reaper.
+    fn resolve_user(&self) -> Option<user::Identity> {
+        let spec = self.cfg.user?;
+        user::resolve(spec)
+            .map_err(|e| {
+                let err = crate::config::UsageError {
+                    what: b"--user",
+                    value: spec,
+                    reason: e.text(),
+                };
+                self.emit(&Event::Usage(&err));
+                sys::exit(self.cfg.persona.codes.usage)
+            })
+            .ok()
+    }
+}
+
+/// The terminal: whether the child gets our foreground (we hold it and keep our group); in session
+/// mode, a session leader lets go of its terminal so that the child's new session can take it.
+fn take_terminal(cfg: &Config) -> bool {
+    if cfg.forward != Forward::Session {
+        return sys::tcgetpgrp(0) == Some(sys::getpgrp()); // never take a foreground we do not hold
+    }
+    if sys::getsid() == sys::getpid() && sys::tcgetpgrp(0).is_some() && sys::detach_tty(0).is_ok() {
+        // Detaching a session leader makes the kernel send SIGHUP and SIGCONT: not meant for the child.
+        SWALLOW.store(SigSet::of(SIGHUP).with(SIGCONT).0, Relaxed);
+    }
+    false
+}
+
+/// Fills the handler's tables, installs it for every forwarded signal, and unblocks signals.
+fn arm_forwarding(core: &Core, child: i32, foreground: bool) {
+    let cfg = core.cfg;
+    for (n, r) in REWRITE.iter().enumerate() {
+        r.store(cfg.rewrite[n], Relaxed);
+    }
+    if cfg.forward == Forward::Session {
+        for sig in [signals::SIGTSTP, signals::SIGTTIN, signals::SIGTTOU] {
+            if !cfg.rewritten.has(sig) {
+                REWRITE[sig as usize].store(SIGSTOP as u8, Relaxed);
+            }
+        }
+    }
+    // Not as PID 1: the kernel ignores a self-stop there, yet would still discard a pending SIGCONT
+    // meant for the job.
+    STOP_SELF.store(cfg.stop_with_job && !core.pid1, Relaxed);
+    let persona = persona::ALL
+        .iter()
+        .position(|p| core::ptr::eq(*p, cfg.persona));
+    PERSONA.store(persona.unwrap_or(0), Relaxed);
+    VERBOSITY.store(cfg.verbosity, Relaxed);
+    TARGET.store(
+        if cfg.forward == Forward::Child {
+            child
+        } else {
+            -child
+        },
+        Relaxed,
+    );
+    for sig in (1..=64).filter(|&s| FORWARDED.has(s)) {
+        let what = if foreground && (sig == signals::SIGTTIN || sig == signals::SIGTTOU) {
+            Disposition::Ignore // we may write to the terminal from the background now
+        } else {
+            Disposition::Handle {
+                handler: on_signal,
+                restart: true,
+            }
+        };
+        if let Err(e) = sys::set_disposition(sig, what) {
+            core.fatal("sigaction", e);
+        }
+    }
+    sys::set_sigmask(SigSet(0));
 }
 
 /// Pause mode: no child; reap whatever lands on us until told to stop.
