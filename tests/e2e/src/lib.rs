@@ -474,6 +474,28 @@ pub fn procs_in_pidns_of(host_pid: i32) -> Vec<Proc> {
     procs
 }
 
+/// Polls the PID namespace of host process `host_pid` until `ok` holds for its processes, and returns
+/// them; on timeout the test fails with `what` and the last table. A state is always awaited, never
+/// sampled once: a process that has just exited is a zombie for the instant its parent takes to wait
+/// for it, which a busy machine can stretch.
+pub fn wait_procs(host_pid: i32, what: &str, ok: impl Fn(&[Proc]) -> bool) -> Vec<Proc> {
+    poll(what, POLL_TIMEOUT, || {
+        let procs = procs_in_pidns_of(host_pid);
+        if ok(&procs) {
+            Ok(procs)
+        } else {
+            Err(table(&procs))
+        }
+    })
+}
+
+/// Is `ns_pid` a zombie whose parent is PID 1 of the namespace?
+pub fn is_zombie_of_pid1(procs: &[Proc], ns_pid: i32) -> bool {
+    procs
+        .iter()
+        .any(|p| p.ns_pid == ns_pid && p.state == 'Z' && p.ns_ppid == 1)
+}
+
 /// A process table for failure messages.
 pub fn table(procs: &[Proc]) -> String {
     let mut s = String::from("  NSPID NSPPID HOSTPID S COMM             CMDLINE\n");

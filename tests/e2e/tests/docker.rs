@@ -103,20 +103,10 @@ fn dockerd_with_reaper_as_init_path() {
     );
     let pid1 = docker_pid(&d, &plain);
     let z = docker_report(&d, &plain).zombie_pid;
-    poll(
+    wait_procs(
+        pid1,
         &format!("pid {z} to be a zombie of PID 1 in {plain}"),
-        POLL_TIMEOUT,
-        || {
-            let procs = procs_in_pidns_of(pid1);
-            if procs
-                .iter()
-                .any(|p| p.ns_pid == z && p.state == 'Z' && p.ns_ppid == 1)
-            {
-                Ok(())
-            } else {
-                Err(table(&procs))
-            }
-        },
+        |procs| is_zombie_of_pid1(procs, z),
     );
 
     // With --init: PID 1 is reaper (as /sbin/docker-init), the workload its child, no zombie.
@@ -161,11 +151,9 @@ fn dockerd_with_reaper_as_init_path() {
         !printed.iter().any(|r| r.stat.starts_with('Z')),
         "no zombie expected in the printed process table (pid {z})\n{logs}"
     );
-    assert!(
-        zombies(&procs).is_empty(),
-        "no zombie expected\n{}",
-        table(&procs)
-    );
+    wait_procs(pid1, &format!("no zombie left in {with_init}"), |procs| {
+        zombies(procs).is_empty()
+    });
 
     // docker stop: SIGTERM reaches the workload through the init, which exits with its status (143, not
     // 137 = SIGKILL after the 10 s timeout; the time bound leaves room for a busy machine).

@@ -56,22 +56,10 @@ fn run_probes(ctr: &str, any_pid: i32, mut after: impl FnMut(usize, i32)) -> Vec
 /// The `after` step of the reaping cases: the helper is reaped (its host pid gone) and no zombie is
 /// left in the namespace.
 fn assert_reaped(ctr: &str, any_pid: i32, k: usize, orphan: i32) {
-    let procs = poll(
-        &format!("probe {k}'s helper (host pid {orphan}) to be reaped in {ctr}"),
-        POLL_TIMEOUT,
-        || {
-            let procs = procs_in_pidns_of(any_pid);
-            if procs.iter().any(|p| p.host_pid == orphan) {
-                Err(table(&procs))
-            } else {
-                Ok(procs)
-            }
-        },
-    );
-    assert!(
-        zombies(&procs).is_empty(),
-        "no zombie expected after probe {k}\n{}",
-        table(&procs)
+    wait_procs(
+        any_pid,
+        &format!("probe {k}'s helper (host pid {orphan}) to be reaped in {ctr}, no zombie left"),
+        |procs| !procs.iter().any(|p| p.host_pid == orphan) && zombies(procs).is_empty(),
     );
 }
 
@@ -93,26 +81,16 @@ fn pid_1_that_never_waits_gets_one_zombie_per_probe() {
     // After each probe its helper, once ended, is one more zombie of PID 1 (`sleep`, which never
     // waits): the zombies accumulate, one per probe.
     let orphans = run_probes(&name, pid1, |k, orphan| {
-        let procs = poll(
-            &format!("probe {k}'s helper to be a zombie of PID 1 in {name}"),
-            POLL_TIMEOUT,
-            || {
-                let procs = procs_in_pidns_of(pid1);
+        // It is one more zombie of PID 1: exactly k of them after k probes.
+        wait_procs(
+            pid1,
+            &format!("probe {k}'s helper to be a zombie of PID 1 in {name}, {k} zombies in all"),
+            |procs| {
                 let zombie = procs
                     .iter()
                     .any(|p| p.host_pid == orphan && p.state == 'Z' && p.ns_ppid == 1);
-                if zombie {
-                    Ok(procs)
-                } else {
-                    Err(table(&procs))
-                }
+                zombie && zombies(procs).len() == k
             },
-        );
-        assert_eq!(
-            zombies(&procs).len(),
-            k,
-            "{k} zombies expected after {k} probes\n{}",
-            table(&procs)
         );
     });
     let procs = procs_in_pidns_of(pid1);
@@ -149,14 +127,28 @@ fn reaper_as_pid_1_reaps_every_probe_orphan() {
     run_probes(&name, pid1, |k, orphan| {
         assert_reaped(&name, pid1, k, orphan)
     });
-    // reaper logged each one (-w): the orphans were reaped by reaper, PID 1.
-    let logs = podman_logs(&name);
-    let reaped = logs
-        .lines()
-        .filter(|l| l.starts_with("reaper: reaped orphan pid=") && l.contains(" name=sleep "))
-        .count();
+    // reaper logged each one (-w): the orphans were reaped by reaper, PID 1. The last line may reach
+    // the container's log a little after the reap: wait for it, then count exactly.
+    let count = |logs: &str| {
+        logs.lines()
+            .filter(|l| l.starts_with("reaper: reaped orphan pid=") && l.contains(" name=sleep "))
+            .count()
+    };
+    let logs = poll(
+        &format!("{PROBES} reaped-orphan lines in the logs of {name}"),
+        POLL_TIMEOUT,
+        || {
+            let logs = podman_logs(&name);
+            if count(&logs) >= PROBES {
+                Ok(logs)
+            } else {
+                Err(logs)
+            }
+        },
+    );
     assert_eq!(
-        reaped, PROBES,
+        count(&logs),
+        PROBES,
         "reaper should log one reaped orphan per probe\n{logs}"
     );
 }

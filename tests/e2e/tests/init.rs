@@ -29,11 +29,9 @@ fn check_reaped(name: &str) {
         !printed.iter().any(|r| r.stat.starts_with('Z')),
         "no zombie expected in the printed process table\n{logs}"
     );
-    assert!(
-        zombies(&procs).is_empty(),
-        "no zombie expected in {name}\n{}",
-        table(&procs)
-    );
+    wait_procs(pid1, &format!("no zombie left in {name}"), |procs| {
+        zombies(procs).is_empty()
+    });
     let line = reaped_line(z, "sleep");
     poll(
         &format!("reaper's line {line:?} in the logs of {name}"),
