@@ -480,9 +480,14 @@ impl Running {
     pub fn processes(&mut self) -> Vec<i32> {
         let init = self.init_pid();
         match self.mode {
+            // A gone init would make an empty list that passes every "no zombie" check.
             Mode::Pid1 => match pid_ns(init) {
                 Some(ns) => procs_in_pid_ns(&ns),
-                None => Vec::new(),
+                None => panic!(
+                    "{}: the init (pid {init}) is gone\n--- stderr ---\n{}",
+                    self.described,
+                    self.stderr_now()
+                ),
             },
             Mode::Subreaper => {
                 let mut v = vec![init];
@@ -795,6 +800,41 @@ pub fn zombies(pids: &[i32]) -> Vec<i32> {
         .copied()
         .filter(|&p| stat(p).is_some_and(|s| s.state == 'Z'))
         .collect()
+}
+
+/// SIGKILLs a process on drop if it still runs: cleanup of a process that outlives the run (an orphan
+/// of a subreaper-mode reaper, or of a reaper that broke its contract), even when the test panics.
+/// The process is known by pid and start time, so a recycled pid is never hit.
+pub struct KillOnDrop {
+    pid: i32,
+    start: Option<u64>,
+}
+
+fn start_time(pid: i32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22 of /proc/PID/stat; fields counted from the state (field 3), after the comm.
+    s[s.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
+impl KillOnDrop {
+    pub fn new(pid: i32) -> KillOnDrop {
+        KillOnDrop {
+            pid,
+            start: start_time(pid),
+        }
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.pid > 1 && self.start.is_some() && start_time(self.pid) == self.start {
+            let _ = sys::kill(self.pid, sys::SIGKILL);
+        }
+    }
 }
 
 /// Is `pid` gone (or a zombie nobody we know will reap)?

@@ -3,8 +3,8 @@
 //! `--grace`, SIGKILLs what is left, waits for all and exits with PROGRAM's status. `--no-drain` exits
 //! at once; by default an exit with nothing else running is immediate. As PID 1 and as subreaper.
 use integration::{
-    helper, is_gone, sys, wait_ready, wait_until, Init, Mode, Outcome, Running, SigLog, TempDir,
-    DEADLINE, MODES,
+    helper, is_gone, sys, wait_ready, wait_until, Init, KillOnDrop, Mode, Outcome, Running, SigLog,
+    TempDir, DEADLINE, MODES,
 };
 use std::time::{Duration, Instant};
 
@@ -173,6 +173,8 @@ fn no_drain_exits_at_once() {
                 Init::reaper(mode).args(["--no-drain", "--grace", "10s"])
             };
             let l = leftover(init, &["--exit-on", "none"], DEADLINE);
+            // As a subreaper the leftover outlives reaper (it ignores TERM): killed when done.
+            let _left = (mode == Mode::Subreaper).then(|| KillOnDrop::new(l.pid_in_ns));
             l.out.assert_code(7);
             assert!(
                 l.out.elapsed < Duration::from_secs(8),
@@ -184,8 +186,11 @@ fn no_drain_exits_at_once() {
                 "{mode:?}: --no-drain must not signal leftovers"
             );
             if mode == Mode::Subreaper {
-                // Still running, orphaned: clean it up.
-                let _ = sys::kill(l.pid_in_ns, sys::SIGKILL);
+                assert!(
+                    !is_gone(l.pid_in_ns),
+                    "{mode:?}: --no-drain must leave the leftover alone\n{}",
+                    l.out
+                );
             }
         }
     }

@@ -2,7 +2,9 @@
 //! `--`; every option has a REAPER_* variable and a flag beats its variable; booleans take
 //! 1/true/yes/on and 0/false/no/off (empty = off); a bad option or value is one stderr line naming it,
 //! exit 2, and PROGRAM does not run; -h/-V print on stdout and exit 0.
-use integration::{helper, Init, Mode, Outcome, TempDir};
+use integration::{
+    helper, is_gone, sys, wait_ready, Init, KillOnDrop, Mode, Outcome, SigLog, TempDir,
+};
 use std::time::Duration;
 
 fn reaper(args: &[&str]) -> Outcome {
@@ -59,7 +61,7 @@ fn env_vars_apply_and_flags_beat_them() {
 }
 
 /// A flag beats its variable, timed: REAPER_GRACE=30s with `-t 1s` drains a TERM-ignoring leftover
-/// in about 1 s, not 30.
+/// in about 1 s, not 30: it gets the TERM, then is killed.
 #[test]
 fn grace_flag_beats_variable() {
     let dir = TempDir::new("grace");
@@ -88,11 +90,15 @@ fn grace_flag_beats_variable() {
         ])
         .spawn()
         .wait(Duration::from_secs(20));
+    let left = wait_ready(&ready).pid;
+    let _left = KillOnDrop::new(left);
     out.assert_code(0);
     assert!(
         out.elapsed >= Duration::from_secs(1) && out.elapsed < Duration::from_secs(6),
         "{out}"
     );
+    assert_eq!(SigLog(log).read(), vec![sys::SIGTERM], "{out}");
+    assert!(is_gone(left), "the leftover must be killed\n{out}");
 }
 
 /// Boolean variables: 1/true/yes/on turn -w on, 0/false/no/off and empty leave it off (the -w line

@@ -4,8 +4,8 @@
 //! which logs each signal it receives; each signal is sent only after the previous one was logged, so
 //! classic signals cannot coalesce. Anchor bug: dumb-init#70 (real-time signals not forwarded).
 use integration::{
-    helper, is_gone, stat, sys, tool, wait_ready, wait_until, Init, Mode, Ready, Running, SigLog,
-    TempDir, DEADLINE, MODES,
+    helper, is_gone, stat, sys, tool, wait_ready, wait_until, Init, KillOnDrop, Mode, Ready,
+    Running, SigLog, TempDir, DEADLINE, MODES,
 };
 use std::time::Duration;
 
@@ -313,9 +313,11 @@ fn pdeathsig_subreaper() {
             .env("PIDFILE", dir.file("pid"))
             .stdin(stdin_r)
             .spawn();
-        wait_ready(&ready);
+        let child = wait_ready(&ready).pid;
         let pid_s = integration::wait_file(&dir.file("pid"), DEADLINE);
         let reaper_pid: i32 = pid_s.trim().parse().expect("pid");
+        // Both outlive the shell: killed if the test fails before they exit.
+        let _guards = [KillOnDrop::new(child), KillOnDrop::new(reaper_pid)];
         drop(stdin_w); // the shell's `read` returns: reaper's parent exits
         sh.wait(DEADLINE);
         let l = SigLog(log);
