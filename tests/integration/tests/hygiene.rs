@@ -111,16 +111,18 @@ fn differential_signal_state_with_tini() {
     }
 }
 
+/// The open fds of `pid`. Panics when its fd directory cannot be read: a process that is gone has no
+/// fds, which would pass every "fd closed" check.
 fn fd_targets(pid: i32) -> Vec<(i32, String)> {
+    let rd = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("cannot list the fds of pid {pid} (gone?): {e}"));
     let mut v = Vec::new();
-    if let Ok(rd) = fs::read_dir(format!("/proc/{pid}/fd")) {
-        for e in rd.flatten() {
-            if let (Some(n), Ok(t)) = (
-                e.file_name().to_str().and_then(|s| s.parse().ok()),
-                fs::read_link(e.path()),
-            ) {
-                v.push((n, t.to_string_lossy().into_owned()));
-            }
+    for e in rd.flatten() {
+        if let (Some(n), Ok(t)) = (
+            e.file_name().to_str().and_then(|s| s.parse().ok()),
+            fs::read_link(e.path()),
+        ) {
+            v.push((n, t.to_string_lossy().into_owned()));
         }
     }
     v
