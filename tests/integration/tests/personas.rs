@@ -112,6 +112,25 @@ fn wait_signals_set_up(pid: i32) {
     );
 }
 
+/// Sends `sigs` to the init, then waits until none of them is pending any more (taken, or discarded
+/// as ignored): only then has the init dealt with them, so a stop signal sent next cannot overtake
+/// them (pending signals are taken lowest number first) and leave the "ignored" part untested.
+fn signal_and_wait_handled(run: &mut Running, sigs: &[i32], what: &str) {
+    let pid = run.init_pid();
+    for &s in sigs {
+        run.signal(s);
+    }
+    wait_until(
+        DEADLINE,
+        &format!("{what}: pid {pid} to take signals {sigs:?}"),
+        || {
+            ["SigPnd", "ShdPnd"].iter().all(|k| {
+                status_field(pid, k).is_some_and(|m| !sigs.iter().any(|&s| mask_has(&m, s)))
+            })
+        },
+    );
+}
+
 /// Kills a process we know by pid, if it is still there (cleanup of orphans left on purpose).
 fn kill_quietly(pid: i32) {
     if pid > 1 {
@@ -1287,12 +1306,14 @@ fn catatonit_pause_mode() {
                     wait_signals_set_up(pid);
                     assert!(children(pid).is_empty(), "{what}: no child in pause mode");
                     // Ignored: if any of these killed it, the exit status below would say so.
-                    for s in [sys::SIGUSR1, sys::SIGHUP, sys::SIGUSR2, sys::SIGWINCH] {
-                        run.signal(s);
-                    }
+                    signal_and_wait_handled(
+                        &mut run,
+                        &[sys::SIGUSR1, sys::SIGHUP, sys::SIGUSR2, sys::SIGWINCH],
+                        &what,
+                    );
                     run.signal(stop);
-                    run.wait(DEADLINE).assert_code(0);
-                    let _ = what;
+                    let o = run.wait(DEADLINE);
+                    assert_eq!(o.status.code(), Some(0), "{what}\n{o}");
                 }
             }
         }
@@ -1609,9 +1630,11 @@ fn pause_warning_and_shutdown() {
                 let mut run = links.reaper("pause", via, mode).spawn();
                 let pid = run.init_pid();
                 wait_signals_set_up(pid);
-                for s in [sys::SIGUSR1, sys::SIGHUP, sys::SIGQUIT, sys::SIGUSR2] {
-                    run.signal(s);
-                }
+                signal_and_wait_handled(
+                    &mut run,
+                    &[sys::SIGUSR1, sys::SIGHUP, sys::SIGQUIT, sys::SIGUSR2],
+                    &what,
+                );
                 run.signal(stop);
                 let o = run.wait(DEADLINE);
                 o.assert_code(0);
