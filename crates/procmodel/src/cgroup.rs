@@ -193,6 +193,31 @@ fn pod_uid(raw: &str) -> Option<(String, bool)> {
     ok.then_some((uid, false))
 }
 
+/// Container cgroup name prefixes before a 64-hex id: (prefix, runtime, is the conmon). A
+/// `-conmon-` prefix comes before the prefix it extends. `cri-containerd-` first: the cgroupfs
+/// driver skips it.
+const PREFIXED: &[(&str, Runtime, bool)] = &[
+    ("cri-containerd-", Runtime::Containerd, false),
+    ("crio-conmon-", Runtime::Crio, true),
+    ("crio-", Runtime::Crio, false),
+    ("docker-", Runtime::Docker, false),
+    ("libpod-conmon-", Runtime::Podman, true),
+    ("libpod-", Runtime::Podman, false),
+];
+
+/// The container id, runtime and conmon flag of a `<prefix><64 hex id>` component.
+fn prefixed_id<'a>(
+    component: &'a str,
+    table: &[(&str, Runtime, bool)],
+) -> Option<(&'a str, Runtime, bool)> {
+    table.iter().find_map(|&(p, rt, conmon)| {
+        component
+            .strip_prefix(p)
+            .filter(|id| is_id(id))
+            .map(|id| (id, rt, conmon))
+    })
+}
+
 /// Attributes a cgroup path (one line's path, ` (deleted)` allowed) to pod and container.
 ///
 /// ```
@@ -238,22 +263,7 @@ pub fn attribute(path: &str) -> Attribution {
                 }
             }
         } else if let Some(scope) = c.strip_suffix(".scope") {
-            let found = [
-                ("cri-containerd-", Runtime::Containerd, false),
-                ("crio-conmon-", Runtime::Crio, true),
-                ("crio-", Runtime::Crio, false),
-                ("docker-", Runtime::Docker, false),
-                ("libpod-conmon-", Runtime::Podman, true),
-                ("libpod-", Runtime::Podman, false),
-            ]
-            .into_iter()
-            .find_map(|(p, rt, conmon)| {
-                scope
-                    .strip_prefix(p)
-                    .filter(|id| is_id(id))
-                    .map(|id| (id, rt, conmon))
-            });
-            if let Some((id, rt, conmon)) = found {
+            if let Some((id, rt, conmon)) = prefixed_id(scope, PREFIXED) {
                 a.runtime = Some(rt);
                 a.container_id = Some(id.to_string());
                 a.conmon = conmon;
@@ -269,20 +279,8 @@ pub fn attribute(path: &str) -> Attribution {
                 "burstable" if prev == Some("kubepods") => a.qos = Some(Qos::Burstable),
                 "besteffort" if prev == Some("kubepods") => a.qos = Some(Qos::BestEffort),
                 _ => {
-                    let prefixed = [
-                        ("crio-conmon-", Runtime::Crio, true),
-                        ("crio-", Runtime::Crio, false),
-                        ("libpod-conmon-", Runtime::Podman, true),
-                        ("libpod-", Runtime::Podman, false),
-                        ("docker-", Runtime::Docker, false),
-                    ]
-                    .into_iter()
-                    .find_map(|(p, rt, conmon)| {
-                        c.strip_prefix(p)
-                            .filter(|id| is_id(id))
-                            .map(|id| (id, rt, conmon))
-                    });
-                    if let Some((id, rt, conmon)) = prefixed {
+                    // `cri-containerd-` is only written by the systemd driver (as a scope).
+                    if let Some((id, rt, conmon)) = prefixed_id(c, &PREFIXED[1..]) {
                         a.runtime = Some(rt);
                         a.container_id = Some(id.to_string());
                         a.conmon = conmon;
