@@ -242,12 +242,9 @@ impl Reader {
         let n = self
             .read_file(&p)
             .map_err(|e| AccountingError::Read(p.clone(), e))?;
-        std::str::from_utf8(&self.buf[..n])
-            .ok()
-            .and_then(|s| s.split_whitespace().nth(3)?.split('/').nth(1)?.parse().ok())
-            .ok_or_else(|| {
-                AccountingError::Read(p, io::Error::new(io::ErrorKind::InvalidData, "bad format"))
-            })
+        crate::parse::loadavg_tasks(&self.buf[..n]).ok_or_else(|| {
+            AccountingError::Read(p, io::Error::new(io::ErrorKind::InvalidData, "bad format"))
+        })
     }
 
     /// Walks the whole pids hierarchy once. Fails only when there is no pids controller, or

@@ -176,6 +176,17 @@ pub fn split_cmdline(buf: &[u8]) -> Vec<Vec<u8>> {
     buf.split(|&c| c == 0).map(|a| a.to_vec()).collect()
 }
 
+/// The task total of `/proc/loadavg` (the kernel's `nr_threads`: every thread on the node,
+/// zombies included): the number after the `/` of the 4th field, as in `0.10 0.20 0.30 2/23 12345`.
+pub fn loadavg_tasks(buf: &[u8]) -> Option<u64> {
+    let field = buf
+        .split(|c| c.is_ascii_whitespace())
+        .filter(|f| !f.is_empty())
+        .nth(3)?;
+    let total = field.split(|&c| c == b'/').nth(1)?;
+    std::str::from_utf8(total).ok()?.parse().ok()
+}
+
 /// Decoded waitpid-style status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -315,5 +326,13 @@ mod tests {
             vec![b"a".to_vec(), b"b c".to_vec(), vec![]]
         );
         assert!(split_cmdline(b"").is_empty());
+    }
+
+    #[test]
+    fn loadavg() {
+        assert_eq!(loadavg_tasks(b"0.10 0.20 0.30 2/23 12345\n"), Some(23));
+        for bad in [&b""[..], b"0 0 0 23 1", b"0 0 0 1/x 1", b"0 0 0"] {
+            assert_eq!(loadavg_tasks(bad), None);
+        }
     }
 }

@@ -289,6 +289,22 @@ pub struct NodeBudget {
 }
 
 impl NodeBudget {
+    /// A budget with the node's task limits read under `proc_root` (`kernel.pid_max`,
+    /// `kernel.threads-max` and their minimum); the task counts are left at zero/`None`.
+    pub fn read_limits(proc_root: &Path) -> NodeBudget {
+        let pid_max = read_u64(&proc_root.join("sys/kernel/pid_max"));
+        let threads_max = read_u64(&proc_root.join("sys/kernel/threads-max"));
+        NodeBudget {
+            pid_max,
+            threads_max,
+            limit: match (pid_max, threads_max) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            ..NodeBudget::default()
+        }
+    }
+
     /// The task count used against the limit: loadavg's when available, else the scan's.
     pub fn tasks(&self) -> u64 {
         self.loadavg_tasks.unwrap_or(self.scanned_tasks)
@@ -631,14 +647,6 @@ pub fn pods_from_log_root(root: &Path) -> BTreeMap<String, PodRef> {
     pods
 }
 
-/// The node's task limits: `(kernel.pid_max, kernel.threads-max)` under `proc_root`.
-pub fn node_limits(proc_root: &Path) -> (Option<u64>, Option<u64>) {
-    (
-        read_u64(&proc_root.join("sys/kernel/pid_max")),
-        read_u64(&proc_root.join("sys/kernel/threads-max")),
-    )
-}
-
 /// Scans `/proc` (and the cgroup and pod-log roots) once.
 ///
 /// Never fails because of a single process: vanished processes and unreadable files are counted
@@ -840,21 +848,12 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
     }
 
     let budget = NodeBudget {
-        pid_max: read_u64(&proc_root.join("sys/kernel/pid_max")),
-        threads_max: read_u64(&proc_root.join("sys/kernel/threads-max")),
-        limit: None,
-        loadavg_tasks: std::fs::read_to_string(proc_root.join("loadavg"))
+        loadavg_tasks: std::fs::read(proc_root.join("loadavg"))
             .ok()
-            .and_then(|s| s.split_whitespace().nth(3)?.split('/').nth(1)?.parse().ok()),
+            .and_then(|b| parse::loadavg_tasks(&b)),
         scanned_tasks: processes.iter().map(|p| p.num_threads.max(1)).sum(),
         zombies: zombies.len() as u64,
-    };
-    let budget = NodeBudget {
-        limit: match (budget.pid_max, budget.threads_max) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        },
-        ..budget
+        ..NodeBudget::read_limits(proc_root)
     };
 
     let uptime_seconds = std::fs::read_to_string(proc_root.join("uptime"))

@@ -521,17 +521,11 @@ impl Collector {
         self.seen.clear();
         self.finish(Resolved::Accounting, &zombies, oldest);
 
-        let (pid_max, threads_max) = procmodel::scan::node_limits(&self.cfg.proc_root);
         let budget = NodeBudget {
-            pid_max,
-            threads_max,
-            limit: match (pid_max, threads_max) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            },
             loadavg_tasks: Some(acct.nr_threads_after),
             scanned_tasks: acct.listed_tasks,
             zombies: acct.node_zombies(),
+            ..NodeBudget::read_limits(&self.cfg.proc_root)
         };
         let fams = self.families(&zombies, &Self::pods_by_name(&pods_names, &kube), &budget);
         let e = &acct.errors;
