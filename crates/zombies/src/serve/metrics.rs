@@ -67,8 +67,8 @@ pub struct Collector {
     fallback: bool,
     reader: accounting::Reader,
     last_mode: Option<Resolved>,
-    /// Full mode: (pid, start ticks) of each zombie present at the last scrape → (first seen, key).
-    seen: HashMap<(i32, u64), (f64, Key)>,
+    /// Full mode: (pid, start ticks) of each zombie present at the last scrape → first seen.
+    seen: HashMap<(i32, u64), f64>,
     observed: HashMap<Key, u64>,
     /// Zombies per label set at the last scrape (both modes).
     last_counts: HashMap<Key, u64>,
@@ -381,11 +381,10 @@ impl Collector {
         let mut oldest: BTreeMap<(String, String), f64> = BTreeMap::new();
         for z in snap.zombie_processes() {
             let key = Self::key_of(snap, names, z.attribution.as_ref());
-            *zombies.entry(key.clone()).or_default() += 1;
             let id = (z.pid, z.start_ticks);
             let pod = (key.0.clone(), key.1.clone());
             let first = match self.seen.get(&id) {
-                Some((t, _)) if identities => *t,
+                Some(&t) if identities => t,
                 _ => {
                     if identities {
                         *self.observed.entry(key.clone()).or_default() += 1;
@@ -398,7 +397,8 @@ impl Collector {
             };
             let o = oldest.entry(pod).or_insert(first);
             *o = o.min(first);
-            seen.insert(id, (first, key));
+            seen.insert(id, first);
+            *zombies.entry(key).or_default() += 1;
         }
         self.seen = seen;
         if !identities {
