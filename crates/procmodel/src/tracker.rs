@@ -158,9 +158,8 @@ pub fn time_to_exhaustion(current: u64, limit: Option<u64>, per_minute: f64) -> 
     if per_minute <= 0.0 || !per_minute.is_finite() {
         return None;
     }
-    Some(Duration::from_secs_f64(
-        (limit - current) as f64 / per_minute * 60.0,
-    ))
+    // A tiny rate gives a time beyond Duration's range: unknown, not a panic.
+    Duration::try_from_secs_f64((limit - current) as f64 / per_minute * 60.0).ok()
 }
 
 #[cfg(test)]
@@ -176,5 +175,6 @@ mod tests {
         assert_eq!(time_to_exhaustion(70, Some(70), 0.0), Some(Duration::ZERO));
         assert_eq!(time_to_exhaustion(10, None, 6.0), None);
         assert_eq!(time_to_exhaustion(10, Some(70), 0.0), None);
+        assert_eq!(time_to_exhaustion(0, Some(u64::MAX), 1e-300), None);
     }
 }

@@ -121,9 +121,12 @@ fn parse_secs(s: &str) -> Result<f64, String> {
 }
 
 fn parse_interval(s: &str) -> Result<f64, String> {
+    // At most a year: Duration::from_secs_f64 panics on values beyond its range.
     match s.parse::<f64>() {
-        Ok(v) if v >= 0.05 && v.is_finite() => Ok(v),
-        _ => Err(format!("'{s}' is not a number of seconds >= 0.05")),
+        Ok(v) if (0.05..=31_536_000.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds between 0.05 and 31536000 (a year)"
+        )),
     }
 }
 
