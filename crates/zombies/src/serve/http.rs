@@ -92,6 +92,19 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// What was wrong with a refused request, and what to send instead.
+fn error_body(status: u16, limits: Limits) -> String {
+    match status {
+        405 => "method not allowed: only GET and HEAD are served (try GET /metrics)\n".into(),
+        431 => format!(
+            "request head too large: send at most {} bytes of request line and headers\n",
+            limits.max_head_bytes
+        ),
+        505 => "HTTP version not supported: use HTTP/1.0 or HTTP/1.1\n".into(),
+        _ => "malformed request: send an HTTP/1.x request such as 'GET /metrics HTTP/1.1'\n".into(),
+    }
+}
+
 fn serialize(resp: &Response, head_only: bool, extra: &str) -> Vec<u8> {
     let mut out = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n{extra}\r\n",
@@ -282,7 +295,10 @@ pub fn serve(
                 if let State::Reading(_) = c.state {
                     // Best effort; the socket is non-blocking and closed right after.
                     let _ = (&c.stream).write(&serialize(
-                        &Response::text(408, "request timeout\n"),
+                        &Response::text(
+                            408,
+                            "request timeout: send the whole request head at once\n",
+                        ),
                         false,
                         "",
                     ));
@@ -355,7 +371,7 @@ fn step(
             }
             let (resp, head_only) = match parse_head(buf, limits.max_head_bytes) {
                 Parsed::Incomplete => return true,
-                Parsed::Err(status) => (Response::text(status, "bad request\n"), false),
+                Parsed::Err(status) => (Response::text(status, &error_body(status, limits)), false),
                 Parsed::Ok(req) => (handler(&req), req.method == "HEAD"),
             };
             stats.answered += 1;
