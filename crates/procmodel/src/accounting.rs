@@ -170,10 +170,18 @@ pub enum AccountingError {
 impl std::fmt::Display for AccountingError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AccountingError::NoPidsController(p) => {
-                write!(f, "no readable pids controller under {}", p.display())
-            }
-            AccountingError::Read(p, e) => write!(f, "cannot read {}: {e}", p.display()),
+            AccountingError::NoPidsController(p) => write!(
+                f,
+                "no readable pids controller under {} (mount the host's cgroup filesystem \
+                 there, or count zombies with a full /proc scan: --scan full)",
+                p.display()
+            ),
+            AccountingError::Read(p, e) => write!(
+                f,
+                "cannot read {}: {e} (check that it is mounted and readable, or count zombies \
+                 with a full /proc scan: --scan full)",
+                p.display()
+            ),
         }
     }
 }
@@ -289,7 +297,7 @@ impl Reader {
                     }
                 }
                 Err(e) => {
-                    record(&mut errors, &dir.join("pids.current"), &e);
+                    errors.record(&dir.join("pids.current"), &e);
                     if e.kind() == io::ErrorKind::NotFound {
                         continue;
                     }
@@ -299,7 +307,7 @@ impl Reader {
             let tasks = match self.count_lines(&dir.join(tasks_file)) {
                 Ok(n) => n,
                 Err(e) => {
-                    record(&mut errors, &dir.join(tasks_file), &e);
+                    errors.record(&dir.join(tasks_file), &e);
                     if e.kind() == io::ErrorKind::NotFound {
                         continue;
                     }
@@ -373,13 +381,9 @@ impl Reader {
                 // Popped in directory order.
                 stack[at..].reverse();
             }
-            Err(e) => record(errors, dir, &e),
+            Err(e) => errors.record(dir, &e),
         }
     }
-}
-
-fn record(errors: &mut ReadErrors, path: &Path, e: &io::Error) {
-    errors.record(path, e);
 }
 
 #[cfg(test)]
