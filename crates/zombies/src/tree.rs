@@ -72,8 +72,11 @@ pub fn render(snap: &Snapshot, chains: &[Vec<Hop>], st: Style) -> String {
         }
     }
     let mut out = String::new();
+    // Parent links read at different instants can loop (pid reuse mid-scan): each pid is drawn
+    // once, so the recursion ends.
+    let mut drawn = BTreeSet::new();
     for r in roots {
-        walk(r, "", "", &children, &hops, &mut out, st, None);
+        walk(r, "", "", &children, &hops, &mut out, st, None, &mut drawn);
     }
     out
 }
@@ -88,7 +91,11 @@ fn walk(
     out: &mut String,
     st: Style,
     parent_container: Option<&str>,
+    drawn: &mut BTreeSet<i32>,
 ) {
+    if !drawn.insert(pid) {
+        return;
+    }
     let h = hops[&pid];
     let ns = match h.ns_pid {
         Some(n) if n != h.pid => format!(" [ns pid {n}]"),
@@ -121,6 +128,7 @@ fn walk(
                 out,
                 st,
                 Some(h.container.as_str()),
+                drawn,
             );
         }
     }
