@@ -618,10 +618,6 @@ fn format_pid_stat(pid: i32, out: &mut [u8; 32]) -> &[u8] {
     &out[..d.len() + 6]
 }
 
-fn read_small(path: &Path) -> io::Result<Vec<u8>> {
-    std::fs::read(path)
-}
-
 fn read_u64(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -767,7 +763,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
             let Some(&i) = index.get(&pid) else { continue };
             let p = &mut processes[i];
             let status_path = proc_root.join(format!("{pid}/status"));
-            match read_small(&status_path) {
+            match std::fs::read(&status_path) {
                 Ok(b) => {
                     let st = parse::parse_status(&b);
                     p.nspid = st.nspid;
@@ -780,7 +776,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
                 Err(e) => errors.record(&status_path, &e),
             }
             let cg_path = proc_root.join(format!("{pid}/cgroup"));
-            match read_small(&cg_path) {
+            match std::fs::read(&cg_path) {
                 Ok(b) => {
                     let lines = cgroup::parse_cgroup_file(&b);
                     p.attribution = cgroup::preferred_line(&lines).map(|l| {
@@ -824,7 +820,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
                 continue;
             }
             let path = proc_root.join(format!("{pid}/cmdline"));
-            match read_small(&path) {
+            match std::fs::read(&path) {
                 Ok(b) => p.cmdline = Some(parse::split_cmdline(&b)),
                 Err(e) => errors.record(&path, &e),
             }
