@@ -94,7 +94,16 @@ fn pod_and_host_zombies_have_the_right_labels_and_values_full_scan() {
     pod_and_host_zombies("full");
 }
 
+/// The tests that make zombies outside any pod, or read the node-wide "outside any pod" bucket, take
+/// this lock: run in parallel, one test's zombies (and their reaping) would move the other's bucket.
+static HOST_BUCKET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn host_bucket_lock() -> std::sync::MutexGuard<'static, ()> {
+    HOST_BUCKET.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn pod_and_host_zombies(mode: &str) {
+    let _host = host_bucket_lock();
     let pod = FakePod::new("shop", "cart-7d9f", "app", 50);
     let mut args = pod.agent_args();
     args.push(format!("--scan={mode}"));
@@ -319,6 +328,7 @@ fn never_creates_a_process_full_scan() {
 }
 
 fn never_creates_a_process(mode: &str) {
+    let _host = host_bucket_lock();
     let strace = require_tool("strace");
     let dir = temp_dir("zombies-strace");
     let log = dir.0.join("trace");
