@@ -99,7 +99,9 @@ fn pod_and_host_zombies_have_the_right_labels_and_values_full_scan() {
 static HOST_BUCKET: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn host_bucket_lock() -> std::sync::MutexGuard<'static, ()> {
-    HOST_BUCKET.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    HOST_BUCKET
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn pod_and_host_zombies(mode: &str) {
