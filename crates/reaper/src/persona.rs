@@ -297,7 +297,7 @@ Signals are names (TERM, SIGTERM, RTMIN+2) or numbers. Logs go to stderr.
 ";
 
 const REAPER_LICENSE: &str =
-    "reaper is free software, licensed under the MIT license or the Apache License 2.0, at your option.\n";
+    "reaper is free software under the MIT license (see the LICENSE file of its source).\n";
 
 /// The license text printed by `--license` (and by tini's `-l`, catatonit's `-L`).
 pub const LICENSE: &str = REAPER_LICENSE;
