@@ -3,54 +3,19 @@
 //! hierarchy) plus kubelet-style log directories. Everything is removed in `Drop`.
 #![allow(dead_code)]
 
+// The helpers every test of this crate shares (the binary, unique names, tools, polling, /proc).
+#[path = "../common/mod.rs"]
+mod common;
+pub use common::{poll, require_tool, unique, zombie_children, zombies_bin};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-
-pub fn zombies_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_zombies")
-}
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A name unique to this test process and call.
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// Path of a required tool; a missing tool fails the test loudly (scripts/setup.sh installs it).
-pub fn require_tool(name: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("required tool '{name}' is not installed: run scripts/setup.sh (as root)");
-}
-
-/// Polls `f` every 50 ms until it returns `Some`, panicking with `what` after `secs`.
-pub fn poll<T>(secs: f64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs_f64(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if Instant::now() > deadline {
-            panic!("timed out after {secs}s waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 pub fn temp_dir(prefix: &str) -> TempDir {
@@ -299,25 +264,6 @@ impl Drop for Leaker {
             libc::waitpid(self.pid, std::ptr::null_mut(), libc::WNOHANG);
         }
     }
-}
-
-/// Children of `ppid` in state Z.
-pub fn zombie_children(ppid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(b) = std::fs::read(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        if let Ok(s) = procmodel::parse::parse_stat(&b) {
-            if s.state == b'Z' && s.ppid == ppid {
-                out.push(pid);
-            }
-        }
-    }
-    out
 }
 
 /// A Kubernetes pod as the agent sees one on a node: real cgroups
