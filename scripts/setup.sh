@@ -3,6 +3,11 @@
 need_pkgs=()
 need() { command -v "$1" >/dev/null 2>&1 || need_pkgs+=("$2"); }
 need unshare util-linux
+need nsenter util-linux
+need setpriv util-linux
+need ps procps
+need kill procps
+need curl curl
 need tini tini
 need tini-static tini
 need dumb-init dumb-init
