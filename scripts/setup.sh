@@ -39,6 +39,8 @@ fi
 if ! command -v kubernetes-validate >/dev/null 2>&1; then
   echo "setup: installing kubernetes-validate (PyPI)" >&2
   python3 -m pip install -q --disable-pip-version-check 'kubernetes-validate==1.37.0' >&2
+  # Under pyenv the new command is on PATH only once its shim exists.
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
 # The static reaper is built for musl; scripts/build-reaper.sh falls back to static glibc without it.
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
