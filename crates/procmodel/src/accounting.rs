@@ -66,28 +66,68 @@ impl PidsHierarchy {
     }
 }
 
-/// Finds the pids controller under a cgroup root (`/sys/fs/cgroup`): `pids/` (v1) when its
-/// `tasks` file exists, else the root itself or `unified/` when its `cgroup.controllers` lists
-/// `pids`.
-pub fn pids_hierarchy(sys_root: &Path) -> Option<PidsHierarchy> {
+/// How [`pids_layout`] decides that a candidate directory holds the pids controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PidsProbe {
+    /// Usable for the accounting walk: the v1 `pids/tasks` is a file; a v2 root's
+    /// `cgroup.controllers` lists `pids`.
+    Usable,
+    /// Only mounted: `pids/` is a directory (no `tasks` file needed); a v2 root has a
+    /// `cgroup.controllers` file, whatever it lists. Enough to resolve cgroup paths under it.
+    Mounted,
+}
+
+/// The hierarchies under a cgroup root (`/sys/fs/cgroup`) that may hold the pids controller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PidsLayout {
+    /// The v1 `pids` hierarchy: `<root>/pids`.
+    pub v1: Option<PathBuf>,
+    /// The v2 root: `<root>` itself, else `<root>/unified` (hybrid host).
+    pub v2: Option<PathBuf>,
+}
+
+/// Finds the pids controller under a cgroup root (`/sys/fs/cgroup`), the one lookup behind
+/// [`pids_hierarchy`] (accounting), the scan's per-cgroup `pids.*` reads and the agent's
+/// `kubepods` walk: `<root>/pids` for v1, and `<root>` or else `<root>/unified` for v2, each
+/// kept when it passes `probe`. Both may be found (hybrid host); callers choose.
+pub fn pids_layout(sys_root: &Path, probe: PidsProbe) -> PidsLayout {
     let v1 = sys_root.join("pids");
-    if v1.join("tasks").is_file() {
-        return Some(PidsHierarchy {
-            version: CgroupVersion::V1,
-            base: v1,
-        });
-    }
-    for base in [sys_root.to_path_buf(), sys_root.join("unified")] {
-        if let Ok(s) = std::fs::read_to_string(base.join("cgroup.controllers")) {
-            if s.split_whitespace().any(|c| c == "pids") {
-                return Some(PidsHierarchy {
-                    version: CgroupVersion::V2,
-                    base,
-                });
+    let v1_ok = match probe {
+        PidsProbe::Usable => v1.join("tasks").is_file(),
+        PidsProbe::Mounted => v1.is_dir(),
+    };
+    let v2 = [sys_root.to_path_buf(), sys_root.join("unified")]
+        .into_iter()
+        .find(|base| {
+            let controllers = base.join("cgroup.controllers");
+            match probe {
+                PidsProbe::Usable => std::fs::read_to_string(controllers)
+                    .is_ok_and(|s| s.split_whitespace().any(|c| c == "pids")),
+                PidsProbe::Mounted => controllers.exists(),
             }
-        }
+        });
+    PidsLayout {
+        v1: v1_ok.then_some(v1),
+        v2,
     }
-    None
+}
+
+/// Finds the usable pids controller under a cgroup root (`/sys/fs/cgroup`): `pids/` (v1) when
+/// its `tasks` file exists, else the root itself or `unified/` when its `cgroup.controllers`
+/// lists `pids` ([`pids_layout`] with [`PidsProbe::Usable`]).
+pub fn pids_hierarchy(sys_root: &Path) -> Option<PidsHierarchy> {
+    let layout = pids_layout(sys_root, PidsProbe::Usable);
+    match (layout.v1, layout.v2) {
+        (Some(base), _) => Some(PidsHierarchy {
+            version: CgroupVersion::V1,
+            base,
+        }),
+        (None, Some(base)) => Some(PidsHierarchy {
+            version: CgroupVersion::V2,
+            base,
+        }),
+        (None, None) => None,
+    }
 }
 
 /// Whether `proc_root` shows the initial PID namespace: pid 2 is `kthreadd` with parent 0

@@ -18,6 +18,7 @@
 //! (cmdline) the parents of zombies that are not themselves in state Z or D, unless
 //! [`Detail::All`] is asked for.
 
+use crate::accounting;
 use crate::cgroup::{self, Attribution, CgroupLine};
 use crate::parse::{self, ExitStatus};
 use serde::Serialize;
@@ -913,27 +914,8 @@ fn has_live_thread(proc_root: &Path, pid: i32, errors: &mut ReadErrors) -> bool 
     false
 }
 
-/// Where the pids controller lives under a cgroup root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PidsLayout {
-    v1: Option<PathBuf>,
-    v2: Option<PathBuf>,
-}
-
-fn pids_layout(sys_root: &Path) -> PidsLayout {
-    let v1 = Some(sys_root.join("pids")).filter(|p| p.is_dir());
-    let v2 = if sys_root.join("cgroup.controllers").exists() {
-        Some(sys_root.to_path_buf())
-    } else if sys_root.join("unified/cgroup.controllers").exists() {
-        Some(sys_root.join("unified"))
-    } else {
-        None
-    };
-    PidsLayout { v1, v2 }
-}
-
 fn read_cgroup_pids(snap: &Snapshot, sys_root: &Path) -> Vec<CgroupPids> {
-    let layout = pids_layout(sys_root);
+    let layout = accounting::pids_layout(sys_root, accounting::PidsProbe::Mounted);
     // (version, path) -> zombies in subtree
     let mut scopes: BTreeMap<(String, u8), u64> = BTreeMap::new();
     for z in snap.zombie_processes() {

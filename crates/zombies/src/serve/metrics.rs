@@ -116,19 +116,6 @@ pub struct KubeCgroups {
     pub errors: u64,
 }
 
-/// The base of the pids controller under a cgroup root: the v1 `pids` hierarchy when mounted,
-/// else a pure v2 root.
-fn pids_base(sys_root: &Path) -> Option<PathBuf> {
-    let v1 = sys_root.join("pids");
-    if v1.is_dir() {
-        return Some(v1);
-    }
-    if sys_root.join("cgroup.controllers").exists() {
-        return Some(sys_root.to_path_buf());
-    }
-    None
-}
-
 fn is_kubepods(name: &str) -> bool {
     name == "kubepods" || name == "kubepods.slice"
 }
@@ -159,7 +146,10 @@ fn read_u64(p: &Path) -> Option<u64> {
 /// down, for kubelet's `--cgroup-root`), to depth 3 below `kubepods` (QoS / pod / container).
 pub fn kube_cgroups(sys_root: &Path) -> KubeCgroups {
     let mut out = KubeCgroups::default();
-    let Some(base) = pids_base(sys_root) else {
+    // Mounted, not Usable: a v1 `pids/` without a `tasks` file is walked too. Unlike the scan,
+    // only a v2 root at the top counts, not a hybrid host's `unified/`.
+    let layout = accounting::pids_layout(sys_root, accounting::PidsProbe::Mounted);
+    let Some(base) = layout.v1.or(layout.v2.filter(|b| b == sys_root)) else {
         return out;
     };
     let mut roots = Vec::new();
