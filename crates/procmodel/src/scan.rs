@@ -914,6 +914,35 @@ fn has_live_thread(proc_root: &Path, pid: i32, errors: &mut ReadErrors) -> bool 
     false
 }
 
+/// A cgroup's `pids.current` and `pids.max`, as read from its directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PidsCounters {
+    /// `pids.current`; `None` if unreadable.
+    pub current: Option<u64>,
+    /// `pids.max`; `None` for `max` (unlimited) or unreadable.
+    pub max: Option<u64>,
+    /// Both files could be read (`pids.max` reading `max` counts as read).
+    pub readable: bool,
+}
+
+impl PidsCounters {
+    /// Reads `pids.current` and `pids.max` in cgroup directory `dir`.
+    pub fn read(dir: &Path) -> Self {
+        Self::with_current(dir, read_u64(&dir.join("pids.current")))
+    }
+
+    /// Reads only `pids.max` in `dir`, with `current` already known (e.g. the smaller of the
+    /// accounting walk's reads, [`crate::accounting::CgroupCount::current`]).
+    pub fn with_current(dir: &Path, current: Option<u64>) -> Self {
+        let max_raw = std::fs::read_to_string(dir.join("pids.max")).ok();
+        PidsCounters {
+            current,
+            readable: current.is_some() && max_raw.is_some(),
+            max: max_raw.and_then(|s| s.trim().parse().ok()),
+        }
+    }
+}
+
 fn read_cgroup_pids(snap: &Snapshot, sys_root: &Path) -> Vec<CgroupPids> {
     let layout = accounting::pids_layout(sys_root, accounting::PidsProbe::Mounted);
     // (version, path) -> zombies in subtree
@@ -974,13 +1003,10 @@ fn read_cgroup_pids(snap: &Snapshot, sys_root: &Path) -> Vec<CgroupPids> {
         } else {
             ScopeKind::Other
         };
-        let (mut current, mut max, mut events_max, mut readable) = (None, None, None, false);
+        let (mut pids, mut events_max) = (PidsCounters::default(), None);
         if let Some(base) = base {
             let dir = base.join(path.trim_start_matches('/'));
-            current = read_u64(&dir.join("pids.current"));
-            let max_raw = std::fs::read_to_string(dir.join("pids.max")).ok();
-            readable = current.is_some() && max_raw.is_some();
-            max = max_raw.and_then(|s| s.trim().parse().ok());
+            pids = PidsCounters::read(&dir);
             events_max = std::fs::read_to_string(dir.join("pids.events"))
                 .ok()
                 .and_then(|s| {
@@ -992,10 +1018,10 @@ fn read_cgroup_pids(snap: &Snapshot, sys_root: &Path) -> Vec<CgroupPids> {
             path,
             version,
             kind,
-            current,
-            max,
+            current: pids.current,
+            max: pids.max,
             events_max,
-            readable,
+            readable: pids.readable,
             zombies,
             attribution,
         });

@@ -13,6 +13,7 @@
 use super::expo::{Family, Kind};
 use procmodel::accounting::{self, Accounting};
 use procmodel::cgroup::{self, Attribution};
+use procmodel::scan::PidsCounters;
 use procmodel::{NodeBudget, PodRef, ScanConfig, Snapshot};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -138,10 +139,6 @@ fn subdirs(dir: &Path, errors: &mut u64) -> Vec<(String, PathBuf)> {
     out
 }
 
-fn read_u64(p: &Path) -> Option<u64> {
-    std::fs::read_to_string(p).ok()?.trim().parse().ok()
-}
-
 /// Walks the `kubepods` tree(s) under the pids controller of `sys_root` (at its top or one level
 /// down, for kubelet's `--cgroup-root`), to depth 3 below `kubepods` (QoS / pod / container).
 pub fn kube_cgroups(sys_root: &Path) -> KubeCgroups {
@@ -177,17 +174,16 @@ pub fn kube_cgroups(sys_root: &Path) -> KubeCgroups {
         let a = cgroup::attribute(&rel);
         if let (Some(uid), None) = (&a.pod_uid, &a.container_id) {
             if cgroup::pod_cgroup(&rel).as_deref() == Some(rel.as_str()) {
-                let max_raw = std::fs::read_to_string(dir.join("pids.max")).ok();
-                let current = read_u64(&dir.join("pids.current"));
-                if current.is_none() || max_raw.is_none() {
+                let p = PidsCounters::read(&dir);
+                if !p.readable {
                     out.errors += 1;
                 }
                 out.pods.insert(
                     uid.clone(),
                     PodCgroup {
                         uid: uid.clone(),
-                        current,
-                        max: max_raw.and_then(|s| s.trim().parse().ok()),
+                        current: p.current,
+                        max: p.max,
                     },
                 );
             }
@@ -450,16 +446,18 @@ impl Collector {
                     }
                     *pod_z.entry(uid.clone()).or_default() += z;
                     let dir = acct.hierarchy.base.join(c.path.trim_start_matches('/'));
-                    let max_raw = std::fs::read_to_string(dir.join("pids.max")).ok();
-                    if c.current.is_none() || max_raw.is_none() {
+                    // `pids.current` is the walk's (the smaller of its reads): only `pids.max`
+                    // is read here.
+                    let p = PidsCounters::with_current(&dir, c.current);
+                    if !p.readable {
                         kube.errors += 1;
                     }
                     kube.pods.insert(
                         uid.clone(),
                         PodCgroup {
                             uid: uid.clone(),
-                            current: c.current,
-                            max: max_raw.and_then(|s| s.trim().parse().ok()),
+                            current: p.current,
+                            max: p.max,
                         },
                     );
                 }
