@@ -1,6 +1,7 @@
 //! Why a parent holds zombies, and what to do about it: one cause line and one fix line.
 
-use crate::scan::{printable, Process, Snapshot, ZombieGroup};
+use crate::cgroup::Attribution;
+use crate::scan::{printable, PodRef, Process, Snapshot, ZombieGroup};
 use serde::Serialize;
 
 /// The cause of a group of zombies, from its parent.
@@ -240,6 +241,23 @@ pub fn zombie_names(zs: &[&Process]) -> String {
     parts.join(", ")
 }
 
+/// Label of a known pod: `pod <namespace>/<name>`.
+pub fn pod_label(pod: &PodRef) -> String {
+    format!("pod {}/{}", pod.namespace, pod.name)
+}
+
+/// Label of container `id` as attributed by `a`: `container <runtime> <12-char id>`, or
+/// `conmon of container ...` for its conmon (`?` for an unknown runtime).
+pub fn container_id_label(a: &Attribution, id: &str) -> String {
+    let rt = a.runtime.map(|r| r.as_str()).unwrap_or("?");
+    let what = if a.conmon {
+        "conmon of container"
+    } else {
+        "container"
+    };
+    format!("{what} {rt} {}", &id[..12.min(id.len())])
+}
+
 /// Human label of the container/pod a process is in, e.g. `container podman 0123456789ab` or
 /// `pod prod/web-0 container containerd 0123456789ab`, or `the host`.
 pub fn container_label(snap: &Snapshot, p: &Process) -> String {
@@ -248,7 +266,7 @@ pub fn container_label(snap: &Snapshot, p: &Process) -> String {
     };
     let mut parts = Vec::new();
     if let Some(pod) = snap.pod_of(a) {
-        parts.push(format!("pod {}/{}", pod.namespace, pod.name));
+        parts.push(pod_label(pod));
     } else if let Some(uid) = &a.pod_uid {
         parts.push(format!(
             "pod uid {uid}{}",
@@ -256,13 +274,7 @@ pub fn container_label(snap: &Snapshot, p: &Process) -> String {
         ));
     }
     if let Some(id) = &a.container_id {
-        let rt = a.runtime.map(|r| r.as_str()).unwrap_or("?");
-        let what = if a.conmon {
-            "conmon of container"
-        } else {
-            "container"
-        };
-        parts.push(format!("{what} {rt} {}", &id[..12.min(id.len())]));
+        parts.push(container_id_label(a, id));
     }
     if parts.is_empty() {
         if let Some(path) = p.cgroup_path() {

@@ -370,32 +370,24 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
 fn scope_out(snap: &Snapshot, c: &CgroupPids, tracker: Option<&ZombieTracker>) -> ScopeOut {
     let a = &c.attribution;
     let pod = snap.pod_of(a).cloned();
-    let mut label = String::new();
-    match c.kind {
-        ScopeKind::Pod => {
-            label = match &pod {
-                Some(p) => format!("pod {}/{}", p.namespace, p.name),
-                None => format!("pod uid {}", a.pod_uid.as_deref().unwrap_or("?")),
-            }
-        }
+    // The pod and container parts are diagnose::container_label's; the rest is the scope's
+    // own: an unnamed pod reads `pod uid <uid>` (no ` (static)`, `?` without a uid), a
+    // container's unnamed pod is left out, and any other cgroup is shown by its path.
+    let label = match c.kind {
+        ScopeKind::Pod => match &pod {
+            Some(p) => diagnose::pod_label(p),
+            None => format!("pod uid {}", a.pod_uid.as_deref().unwrap_or("?")),
+        },
         ScopeKind::Container => {
-            if let Some(p) = &pod {
-                label = format!("pod {}/{} ", p.namespace, p.name);
-            }
             let id = a.container_id.as_deref().unwrap_or("");
-            label.push_str(&format!(
-                "{} {} {}",
-                if a.conmon {
-                    "conmon of container"
-                } else {
-                    "container"
-                },
-                a.runtime.map(|r| r.as_str()).unwrap_or("?"),
-                &id[..12.min(id.len())]
-            ));
+            let container = diagnose::container_id_label(a, id);
+            match &pod {
+                Some(p) => format!("{} {container}", diagnose::pod_label(p)),
+                None => container,
+            }
         }
-        ScopeKind::Other => label = format!("cgroup {}", printable(c.path.as_bytes())),
-    }
+        ScopeKind::Other => format!("cgroup {}", printable(c.path.as_bytes())),
+    };
     let rate = tracker.map(|t| t.rate_for_cgroup(&c.path));
     ScopeOut {
         path: c.path.clone(),
