@@ -117,6 +117,23 @@ pub struct KubeCgroups {
     pub errors: u64,
 }
 
+impl KubeCgroups {
+    /// Records pod `uid`'s cgroup counters, counting an error when they were not both read.
+    fn add_pod(&mut self, uid: &str, p: PidsCounters) {
+        if !p.readable {
+            self.errors += 1;
+        }
+        self.pods.insert(
+            uid.to_string(),
+            PodCgroup {
+                uid: uid.to_string(),
+                current: p.current,
+                max: p.max,
+            },
+        );
+    }
+}
+
 fn is_kubepods(name: &str) -> bool {
     name == "kubepods" || name == "kubepods.slice"
 }
@@ -174,18 +191,7 @@ pub fn kube_cgroups(sys_root: &Path) -> KubeCgroups {
         let a = cgroup::attribute(&rel);
         if let (Some(uid), None) = (&a.pod_uid, &a.container_id) {
             if cgroup::pod_cgroup(&rel).as_deref() == Some(rel.as_str()) {
-                let p = PidsCounters::read(&dir);
-                if !p.readable {
-                    out.errors += 1;
-                }
-                out.pods.insert(
-                    uid.clone(),
-                    PodCgroup {
-                        uid: uid.clone(),
-                        current: p.current,
-                        max: p.max,
-                    },
-                );
+                out.add_pod(uid, PidsCounters::read(&dir));
             }
         }
         if let (Some(uid), Some(id), false) = (&a.pod_uid, &a.container_id, a.conmon) {
@@ -448,18 +454,7 @@ impl Collector {
                     let dir = acct.hierarchy.base.join(c.path.trim_start_matches('/'));
                     // `pids.current` is the walk's (the smaller of its reads): only `pids.max`
                     // is read here.
-                    let p = PidsCounters::with_current(&dir, c.current);
-                    if !p.readable {
-                        kube.errors += 1;
-                    }
-                    kube.pods.insert(
-                        uid.clone(),
-                        PodCgroup {
-                            uid: uid.clone(),
-                            current: p.current,
-                            max: p.max,
-                        },
-                    );
+                    kube.add_pod(uid, PidsCounters::with_current(&dir, c.current));
                 }
                 (Some(id), false) => {
                     // The container's own cgroup, not a sub-cgroup made inside it.
