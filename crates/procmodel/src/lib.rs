@@ -10,7 +10,7 @@
 //! println!("node tasks {} of {:?}", snap.budget.tasks(), snap.budget.limit);
 //! ```
 //!
-//! * [`scan`] / [`ScanConfig`] → [`Snapshot`]: every [`Process`] (pid, ppid, state, comm bytes,
+//! * [`scan()`] / [`ScanConfig`] → [`Snapshot`]: every [`Process`] (pid, ppid, state, comm bytes,
 //!   threads, start time, exit status, uid; NSpid, cgroups, [`cgroup::Attribution`] and cmdline
 //!   where needed), the zombies, the [`NodeBudget`], per-cgroup [`CgroupPids`], pod names and
 //!   [`ReadErrors`].

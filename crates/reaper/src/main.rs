@@ -46,7 +46,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     sys::exit(70)
 }
 
-/// Picks the persona (argv[0]'s basename, or `--compat NAME` first), parses, and runs.
+/// Picks the persona (`argv[0]`'s basename, or `--compat NAME` first), parses, and runs.
 pub fn start(args: sys::Args) -> ! {
     let argv0 = args.get(0);
     let base = argv0.rsplit(|&c| c == b'/').next().unwrap_or(argv0);

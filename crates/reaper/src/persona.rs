@@ -99,7 +99,7 @@ pub struct Codes {
 
 /// One persona: a table of options and variables mapped onto [`Config`], and its words.
 pub struct Persona {
-    /// The name it answers to (basename of argv[0] or `--compat NAME`).
+    /// The name it answers to (basename of `argv[0]` or `--compat NAME`).
     pub name: &'static str,
     /// Command-line options.
     pub opts: &'static [Opt],

@@ -456,7 +456,7 @@ impl Args {
             argc: argc.max(0) as usize,
         }
     }
-    /// How many arguments (argv[0] included).
+    /// How many arguments (`argv[0]` included).
     pub fn len(&self) -> usize {
         self.argc
     }

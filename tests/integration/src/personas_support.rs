@@ -19,7 +19,7 @@ pub const NAMES: [&str; 6] = [
 /// How reaper is told which persona to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Via {
-    /// A symlink named after the persona (basename of argv[0]).
+    /// A symlink named after the persona (basename of `argv[0]`).
     Link,
     /// `reaper --compat NAME ...`.
     Compat,
@@ -104,7 +104,7 @@ pub fn matches(pat: &str, line: &str) -> bool {
     m(pat.as_bytes(), line.as_bytes())
 }
 
-/// The lines of `text` matching `pat` (see [`matches`]).
+/// The lines of `text` matching `pat` (see [`matches()`]).
 pub fn lines_matching<'a>(text: &'a str, pat: &str) -> Vec<&'a str> {
     text.lines().filter(|l| matches(pat, l)).collect()
 }

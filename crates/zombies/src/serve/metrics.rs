@@ -1,4 +1,4 @@
-//! The metrics of `zombies serve`, computed on each scrape from one [`procmodel::scan`] plus a
+//! The metrics of `zombies serve`, computed on each scrape from one [`procmodel::scan()`] plus a
 //! walk of the `kubepods` cgroup tree (pods and containers known on the node, their
 //! `pids.current`/`pids.max`).
 //!
