@@ -473,10 +473,7 @@ fn arm_forwarding(core: &Core, child: i32, foreground: bool) {
         let what = if foreground && (sig == signals::SIGTTIN || sig == signals::SIGTTOU) {
             Disposition::Ignore // we may write to the terminal from the background now
         } else {
-            Disposition::Handle {
-                handler: on_signal,
-                restart: true,
-            }
+            Disposition::Handle(on_signal)
         };
         if let Err(e) = sys::set_disposition(sig, what) {
             core.fatal("sigaction", e);

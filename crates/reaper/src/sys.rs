@@ -124,6 +124,7 @@ struct KernelSigaction {
     mask: u64,
 }
 
+#[cfg(target_arch = "x86_64")]
 const SA_RESTORER: libc::c_ulong = 0x0400_0000;
 
 // x86_64 needs a user-space trampoline that calls rt_sigreturn when a handler returns; the C library
@@ -148,35 +149,21 @@ pub enum Disposition {
     Default,
     /// Discard it.
     Ignore,
-    /// Run `handler`; `restart`: resume an interrupted system call afterwards (SA_RESTART).
-    Handle {
-        handler: extern "C" fn(c_int),
-        restart: bool,
-    },
+    /// Run `handler`, then resume the system call it interrupted (SA_RESTART).
+    Handle(extern "C" fn(c_int)),
 }
 
 /// Sets the disposition of `sig`. While a handler runs every other signal is blocked.
 pub fn set_disposition(sig: i32, what: Disposition) -> Result<()> {
-    let (handler, mut flags) = match what {
+    let (handler, flags) = match what {
         Disposition::Default => (libc::SIG_DFL, 0),
         Disposition::Ignore => (libc::SIG_IGN, 0),
-        Disposition::Handle { handler, restart } => (
-            handler as usize,
-            if restart {
-                libc::SA_RESTART as libc::c_ulong
-            } else {
-                0
-            },
-        ),
+        Disposition::Handle(handler) => (handler as usize, libc::SA_RESTART as libc::c_ulong),
     };
     #[cfg(target_arch = "x86_64")]
-    let restorer = {
-        flags |= SA_RESTORER;
-        reaper_sigreturn as *const () as usize
-    };
+    let (flags, restorer) = (flags | SA_RESTORER, reaper_sigreturn as *const () as usize);
     #[cfg(not(target_arch = "x86_64"))]
     let restorer = 0usize;
-    let _ = SA_RESTORER;
     let act = KernelSigaction {
         handler,
         flags,
