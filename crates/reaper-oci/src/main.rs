@@ -1,0 +1,7 @@
+//! `reaper-oci [RUNTIME GLOBAL FLAGS] COMMAND ...`: see the library documentation and
+//! docs/runtime-wrapper.md.
+
+fn main() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    std::process::exit(reaper_oci::main_with(args));
+}
