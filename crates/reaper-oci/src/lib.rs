@@ -37,7 +37,7 @@ pub const DEFAULT_RUNTIME: &str = "runc";
 /// Finds `name` on `PATH` (or takes it as a path when it holds a `/`).
 pub fn find_program(name: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf> {
     if name.as_bytes().contains(&b'/') {
-        return Some(PathBuf::from(name));
+        return Some(PathBuf::from(name)).filter(|p| p.is_file());
     }
     if name.is_empty() {
         return None;
@@ -63,7 +63,7 @@ pub fn resolve_runtime(inv: &Invocation) -> Result<PathBuf, String> {
     };
     let path = find_program(&name, std::env::var_os("PATH").as_deref()).ok_or_else(|| {
         format!(
-            "real OCI runtime {:?} ({source}) not found on PATH: install runc or crun, or name it \
+            "real OCI runtime {:?} ({source}) not found (a name is looked up on PATH): install runc or crun, or name it \
              with --runtime-path or {ENV_RUNTIME}",
             name
         )
