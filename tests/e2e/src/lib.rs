@@ -632,6 +632,11 @@ pub struct Dockerd {
 
 impl Dockerd {
     pub fn start(dir: &Path, init_path: &Path) -> Dockerd {
+        Dockerd::start_with(dir, init_path, &[])
+    }
+
+    /// [`Dockerd::start`] with more daemon flags (e.g. `--add-runtime NAME=PATH`).
+    pub fn start_with(dir: &Path, init_path: &Path, extra: &[&std::ffi::OsStr]) -> Dockerd {
         require_root();
         let sock = dir.join("docker.sock");
         let log = dir.join("dockerd.log");
@@ -653,6 +658,7 @@ impl Dockerd {
             ])
             .arg("--init-path")
             .arg(init_path)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(logfile.try_clone().unwrap())
             .stderr(logfile);
