@@ -337,3 +337,30 @@ fn opt_out_already_an_init_and_a_bad_annotation() {
     );
     assert!(!marker.exists(), "the workload must not have run");
 }
+
+#[test]
+fn containers_conf_makes_the_wrapper_the_default_runtime() {
+    let w = Installed::new();
+    let images = Images::build();
+    // The project's containers.conf with the recipe of docs/runtime-wrapper.md applied.
+    let base = std::fs::read_to_string(containers_conf()).unwrap();
+    assert!(base.contains("\nruntime = \"runc\""), "{base}");
+    let conf = TempDir::new("oci-conf");
+    let path = conf.path().join("containers.conf");
+    let text = base.replace("\nruntime = \"runc\"", "\nruntime = \"reaper\"")
+        + &format!(
+            "\n[engine.runtimes]\nreaper = [\"{}\"]\n",
+            w.wrapper().display()
+        );
+    std::fs::write(&path, text).unwrap();
+    let out = must(
+        podman_with_conf(&path)
+            .args(["run", "--rm", "--network", "none"])
+            .arg(&images.zombie_init)
+            .args(["cat", "/proc/1/cmdline"]),
+    );
+    assert_eq!(
+        out.stdout.replace('\0', " "),
+        format!("{INIT} -- cat /proc/1/cmdline ")
+    );
+}
