@@ -24,6 +24,11 @@ ZOMBIES_STATIC_BIN=$(scripts/build-zombies.sh)
 export ZOMBIES_STATIC_BIN
 echo "ZOMBIES_STATIC_BIN=$ZOMBIES_STATIC_BIN"
 
+step "build the static reaper-oci and its installer (for the installer image)"
+REAPER_OCI_STATIC_DIR=$(scripts/build-reaper-oci.sh)
+export REAPER_OCI_STATIC_DIR
+echo "REAPER_OCI_STATIC_DIR=$REAPER_OCI_STATIC_DIR"
+
 step "the incident-1 demo, self-checking"
 bash scripts/demo.sh --check
 

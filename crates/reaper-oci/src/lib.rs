@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod files;
 pub mod inject;
+pub mod install;
 pub mod options;
 mod sys;
 
