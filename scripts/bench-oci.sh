@@ -9,12 +9,13 @@
 #      "runtime" is /bin/true, against /bin/true called directly.
 #
 # The container measurement includes everything the wrapper changes: the edit on `create`, the exec
-# hop on every runtime call podman makes (create, start, state, delete...), and reaper starting the
-# workload as PID 1's child. On a shared 2-core machine its difference is within the noise of
-# podman's own ~0.3 s; part 2 isolates the wrapper's cost.
+# hop on the other runtime calls podman makes (start, delete), and reaper starting the workload as
+# PID 1's child. On a shared 2-core machine its difference drowns in the noise of podman's own
+# ~0.4-0.8 s; part 2 measures each of those pieces alone (200 runs each) and sums them.
 #
 # Needs root (rootful podman). Output: markdown on stdout, progress on stderr. Exit status 0 when
-# every measurement ran (a missed goal is reported as MISS; STRICT=1 makes it exit 1), 2 on error.
+# every measurement ran (a missed goal is reported as MISS; STRICT=1 makes a missed sum exit 1), 2 on
+# error.
 # Knobs: RUNS (30), WARMUP (3), STRICT (0), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,7 +95,8 @@ hyperfine -N --style none --runs 200 --warmup 10 --export-json "$work/edit.json"
   --prepare "cp $work/config.orig $work/bundle/config.json" \
   -n direct "/bin/true create --bundle $work/bundle id" \
   -n wrapped "$work/reaper-oci --runtime-path /bin/true --reaper-path $work/reaper create --bundle $work/bundle id" \
-  -n passthrough "$work/reaper-oci --runtime-path /bin/true state id" >&2
+  -n passthrough "$work/reaper-oci --runtime-path /bin/true state id" \
+  -n reaper-spawn "$work/reaper -- /bin/true" >&2
 # The timed command really edits (hyperfine restored the bundle before each run).
 cp "$work/config.orig" "$work/bundle/config.json"
 "$work/reaper-oci" --runtime-path /bin/true --reaper-path "$work/reaper" create --bundle "$work/bundle" id
@@ -105,10 +107,16 @@ read -r p1 p1min p1mad p1n <<<"$(stats 1 "$work"/podman-*.json)"
 read -r e0 e0min _ _ <<<"$(stats 0 "$work/edit.json")"
 read -r e1 e1min _ _ <<<"$(stats 1 "$work/edit.json")"
 read -r e2 e2min _ _ <<<"$(stats 2 "$work/edit.json")"
+read -r e3 e3min _ _ <<<"$(stats 3 "$work/edit.json")"
 sub() { python3 -c "print('%.1f' % ($1 - $2))"; }
 added=$(sub "$p1" "$p0"); added_min=$(sub "$p1min" "$p0min")
 edit=$(sub "$e1" "$e0"); edit_min=$(sub "$e1min" "$e0min")
 pass=$(sub "$e2" "$e0"); pass_min=$(sub "$e2min" "$e0min")
+spawn=$(sub "$e3" "$e0"); spawn_min=$(sub "$e3min" "$e0min")
+# podman run --rm calls the runtime three times (create, start, delete): one edit, two hand-overs,
+# and reaper starts the workload.
+est=$(python3 -c "print('%.1f' % ($edit + 2 * $pass + $spawn))")
+est_min=$(python3 -c "print('%.1f' % ($edit_min + 2 * $pass_min + $spawn_min))")
 verdict() { python3 -c "print('met' if $1 <= 5.0 else 'MISS')"; }
 
 cat <<EOF
@@ -123,9 +131,11 @@ cat <<EOF
 | the same through reaper-oci: edit, 2 fsync, exec | $e1 | $e1min | |
 | **the wrapper's own work per create** (difference) | **$edit** ($(verdict "$edit")) | $edit_min | |
 | a pass-through command (\`state\`) through reaper-oci, minus direct | $pass | $pass_min | |
+| reaper starting \`/bin/true\`, minus \`/bin/true\` alone | $spawn | $spawn_min | |
+| **sum per \`podman run --rm\`: create + 2 pass-through (start, delete) + reaper** | **$est** ($(verdict "$est")) | $est_min | |
 
 Goal: <= 5 ms added. $ROUNDS interleaved rounds of the two podman commands, $WARMUP warm-up runs each.
 EOF
-if [ "$STRICT" = 1 ] && { [ "$(verdict "$added")" = MISS ] || [ "$(verdict "$edit")" = MISS ]; }; then
+if [ "$STRICT" = 1 ] && [ "$(verdict "$est")" = MISS ]; then
   exit 1
 fi

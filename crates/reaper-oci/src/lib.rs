@@ -54,12 +54,25 @@ pub fn find_program(name: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf> {
         })
 }
 
-/// The real runtime: `--runtime-path`, else `$REAPER_OCI_RUNTIME`, else `runc` on PATH. Refuses the
-/// wrapper itself (that would loop forever).
+/// The runtime named by the wrapper's own file name: `reaper-oci-crun` (e.g. a symlink to
+/// reaper-oci) means `crun`, for engines that can neither pass flags nor environment to a runtime.
+pub fn runtime_from_name(argv0: &OsStr) -> Option<OsString> {
+    let base = Path::new(argv0).file_name()?.as_bytes();
+    let rest = base.strip_prefix(b"reaper-oci-")?;
+    (!rest.is_empty()).then(|| OsStr::from_bytes(rest).to_os_string())
+}
+
+/// The real runtime: `--runtime-path`, else `$REAPER_OCI_RUNTIME`, else the name the wrapper was
+/// invoked as ([`runtime_from_name`]), else `runc` on PATH. Refuses the wrapper itself (that would
+/// loop forever).
 pub fn resolve_runtime(inv: &Invocation) -> Result<PathBuf, String> {
-    let (name, source) = match (&inv.runtime_path, std::env::var_os(ENV_RUNTIME)) {
-        (Some(p), _) => (p.clone(), "--runtime-path"),
-        (None, Some(v)) if !v.is_empty() => (v, ENV_RUNTIME),
+    let by_name = std::env::args_os()
+        .next()
+        .and_then(|a| runtime_from_name(&a));
+    let (name, source) = match (&inv.runtime_path, std::env::var_os(ENV_RUNTIME), by_name) {
+        (Some(p), _, _) => (p.clone(), "--runtime-path"),
+        (None, Some(v), _) if !v.is_empty() => (v, ENV_RUNTIME),
+        (None, _, Some(n)) => (n, "the wrapper's file name"),
         _ => (OsString::from(DEFAULT_RUNTIME), "the default"),
     };
     let path = find_program(&name, std::env::var_os("PATH").as_deref()).ok_or_else(|| {
@@ -194,4 +207,37 @@ pub fn main_with(args: Vec<OsString>) -> i32 {
         Some(&inv),
         format!("cannot run the real runtime {}: {err}", runtime.display()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_from_the_wrappers_file_name() {
+        assert_eq!(
+            runtime_from_name(OsStr::new("/usr/bin/reaper-oci-crun")),
+            Some("crun".into())
+        );
+        assert_eq!(
+            runtime_from_name(OsStr::new("reaper-oci-runc")),
+            Some("runc".into())
+        );
+        assert_eq!(runtime_from_name(OsStr::new("/usr/bin/reaper-oci")), None);
+        assert_eq!(runtime_from_name(OsStr::new("reaper-oci-")), None);
+        assert_eq!(runtime_from_name(OsStr::new("runc")), None);
+    }
+
+    #[test]
+    fn config_path_follows_bundle_and_config() {
+        assert_eq!(config_path(None, None), Path::new("./config.json"));
+        assert_eq!(
+            config_path(Some(Path::new("/b")), Some(Path::new("other.json"))),
+            Path::new("/b/other.json")
+        );
+        assert_eq!(
+            config_path(Some(Path::new("/b")), Some(Path::new("/abs.json"))),
+            Path::new("/abs.json")
+        );
+    }
 }

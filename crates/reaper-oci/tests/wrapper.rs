@@ -308,6 +308,26 @@ fn refusals_leave_the_bundle_and_never_call_the_runtime() {
         assert_eq!(out.status.code(), Some(1), "{}", out.describe());
         assert!(out.stderr.contains(want), "{}", out.describe());
     }
+    // The wrapper's file name `reaper-oci-NAME` names the runtime NAME (on PATH) when neither the
+    // flag nor the variable does.
+    let _ = fs::remove_file(t.path().join("called"));
+    let link = t.path().join("reaper-oci-fake-runtime");
+    std::os::unix::fs::symlink(WRAPPER, &link).unwrap();
+    let path = format!(
+        "{}:{}",
+        t.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    must(
+        Command::new(&link)
+            .args(["state", "x"])
+            .env_remove("REAPER_OCI_RUNTIME")
+            .env("PATH", path),
+    );
+    assert!(
+        called(t.path()).is_some(),
+        "the runtime named by the file name should run"
+    );
     // The environment variable names the runtime when the flag is absent.
     let _ = fs::remove_file(t.path().join("called"));
     must(
