@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Usage: scripts/vm/fetch.sh DEBARCH   (amd64 | arm64)
+# Fetches Debian's kernel (linux-image-DEBARCH) and busybox-static for DEBARCH from the machine's own
+# apt sources, without touching the system's dpkg (a private apt state under the cache directory: no
+# `dpkg --add-architecture`), and unpacks only what the VM needs. Prints the directory holding `vmlinuz`
+# and `busybox`. Cached under target/vm/cache/DEBARCH (VM_CACHE overrides target/vm/cache): a rerun
+# with both files present does no network access at all.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+debarch=${1:?usage: scripts/vm/fetch.sh amd64|arm64}
+case "$debarch" in amd64 | arm64) ;; *) echo "vm/fetch: unknown architecture '$debarch'; use amd64 or arm64" >&2; exit 2 ;; esac
+root=${VM_CACHE:-$PWD/target/vm/cache}
+out="$root/$debarch"
+if [ -s "$out/vmlinuz" ] && [ -x "$out/busybox" ]; then
+  echo "$out"
+  exit 0
+fi
+apt_dir="$root/apt-$debarch"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/debs" "$out"
+: >"$apt_dir/status"
+apt_opts=(
+  -q -o "APT::Architecture=$debarch" -o "APT::Architectures::=$debarch"
+  -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::State::status=$apt_dir/status"
+  -o "Dir::Cache=$apt_dir" -o Debug::NoLocking=1
+  -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+  -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
+  -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
+)
+echo "vm/fetch: reading the $debarch package lists of this machine's apt sources" >&2
+apt-get "${apt_opts[@]}" update >&2 \
+  || { echo "vm/fetch: apt-get update for $debarch failed; check the apt sources and the network to the Debian mirror" >&2; exit 1; }
+# linux-image-DEBARCH is a metapackage: the kernel itself is the versioned package it depends on.
+kpkg=$(apt-cache "${apt_opts[@]}" depends "linux-image-$debarch" | awk '/Depends: linux-image-/ { print $2; exit }')
+[ -n "$kpkg" ] || { echo "vm/fetch: cannot find the kernel package linux-image-$debarch depends on" >&2; exit 1; }
+echo "vm/fetch: downloading $kpkg and busybox-static ($debarch)" >&2
+(cd "$apt_dir/debs" && rm -f ./*.deb && apt-get "${apt_opts[@]}" download "$kpkg:$debarch" "busybox-static:$debarch" >&2) \
+  || { echo "vm/fetch: apt-get download $kpkg busybox-static failed for $debarch" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+dpkg-deb --fsys-tarfile "$apt_dir"/debs/linux-image-*.deb | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*'
+dpkg-deb -x "$apt_dir"/debs/busybox-static_*.deb "$tmp/bb"
+install -m 0644 "$tmp"/boot/vmlinuz-* "$out/vmlinuz.new"
+install -m 0755 "$tmp/bb/bin/busybox" "$out/busybox.new"
+basename "$tmp"/boot/vmlinuz-* >"$out/kernel-version"
+mv "$out/vmlinuz.new" "$out/vmlinuz"
+mv "$out/busybox.new" "$out/busybox"
+rm -rf "$apt_dir/debs"
+echo "$out"
