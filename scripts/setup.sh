@@ -26,6 +26,10 @@ need file file
 need gcc gcc
 need make make
 need python3 python3
+# The VM tests (scripts/vm/): Debian's kernels boot under software emulation.
+need qemu-system-aarch64 qemu-system-arm
+need qemu-system-x86_64 qemu-system-x86
+need dpkg-deb dpkg
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need_pkgs[*]}; run as root or install them with apt-get" >&2
@@ -33,7 +37,7 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   fi
   echo "setup: installing ${need_pkgs[*]}" >&2
   apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${need_pkgs[@]}" >&2
 fi
 # The manifest tests validate against the Kubernetes API schemas offline (PyPI kubernetes-validate).
 if ! command -v kubernetes-validate >/dev/null 2>&1; then
@@ -45,6 +49,10 @@ fi
 # The static reaper is built for musl; scripts/build-reaper.sh falls back to static glibc without it.
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
   rustup target add x86_64-unknown-linux-musl >&2 || echo "setup: musl target unavailable; reaper will be built against static glibc" >&2
+fi
+# The arm64 VM test runs an aarch64 reaper and zombies (linked with rust-lld, shipped with rustup).
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-musl; then
+  rustup target add aarch64-unknown-linux-musl >&2 || echo "setup: rustup target add aarch64-unknown-linux-musl failed; the arm64 VM test will fail" >&2
 fi
 # podman on this machine kind needs runc and the project's containers.conf (see deploy/podman/).
 export CONTAINERS_CONF="$PWD/deploy/podman/containers.conf"

@@ -32,6 +32,9 @@ echo "REAPER_OCI_STATIC_DIR=$REAPER_OCI_STATIC_DIR"
 step "the incident-1 demo, self-checking"
 bash scripts/demo.sh --check
 
+step "VM tests: reaper on an arm64 kernel, a cgroup-v2-only x86_64 node (qemu-system, TCG)"
+bash scripts/vm/test.sh
+
 step "tests"
 # Tests spawn real processes and namespaces; two cores are shared by every test binary.
 cargo test --workspace --locked -- --test-threads=2

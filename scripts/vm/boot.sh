@@ -8,6 +8,8 @@ set -euo pipefail
 [ $# -ge 5 ] || { echo "usage: scripts/vm/boot.sh ARCH KERNEL INITRD LOG TIMEOUT_SECONDS [KERNEL_ARGS...]" >&2; exit 2; }
 arch=$1 kernel=$2 initrd=$3 log=$4 limit=$5
 shift 5
+# pauth-impdef: the same pointer authentication with a cheaper hash (boot to power-off 18 s -> 7 s measured under TCG).
+# shellcheck disable=SC2054
 case "$arch" in
   aarch64) qemu=(qemu-system-aarch64 -M virt -cpu max,pauth-impdef=on) console=ttyAMA0 ;;
   x86_64) qemu=(qemu-system-x86_64 -M q35 -cpu max) console=ttyS0 ;;

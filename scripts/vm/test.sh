@@ -12,7 +12,8 @@ vm=scripts/vm
 out=${CARGO_TARGET_DIR:-$PWD/target}/vm
 mkdir -p "$out"
 if [ $# -eq 0 ]; then
-  set -- $(cd "$vm/suites" && ls -- *.sh | sed 's/\.sh$//')
+  mapfile -t all < <(find "$vm/suites" -name '*.sh' -printf '%f\n' | sed 's/\.sh$//' | sort)
+  set -- "${all[@]}"
 fi
 
 header() { sed -n "s/^# $2: *//p" "$1"; }
@@ -65,7 +66,8 @@ for suite in "$@"; do
   [ -z "$dups" ] || problems+=("checks reported twice: $dups")
   n=$(echo "$expected" | wc -l)
   if [ "${#problems[@]}" -eq 0 ]; then
-    echo "vm: $suite: PASS, $n/$n checks ok, boot to power-off ${secs} s (${arch_of[$suite]}, log ${log[$suite]})"
+    up=$(sed -n 's/^VMTEST uptime //p' <<<"$lines")
+    echo "vm: $suite: PASS, $n/$n checks ok in ${secs} s (qemu start to power-off; guest uptime ${up:-?} s; ${arch_of[$suite]}; log ${log[$suite]})"
   else
     failed=1
     echo "vm: $suite: FAIL after ${secs} s; serial console:" >&2

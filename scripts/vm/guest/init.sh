@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck shell=dash
 # /init of the test VMs (scripts/vm/build-initramfs.sh puts it there). Mounts what the checks read,
 # runs /suite.sh (a file of scripts/vm/suites/) and powers the machine off. Every result is one line on
 # the serial console, read by scripts/vm/test.sh:
@@ -30,6 +31,7 @@ fi
 trap : USR1 USR2
 /bin/sh /suite.sh
 echo "VMTEST suite-exit $?"
+echo "VMTEST uptime $(cut -d' ' -f1 /proc/uptime)"
 echo "VMTEST done"
 sync
 poweroff -f

@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # Sourced by the suites of scripts/vm/suites/ inside the test VM: result lines and small helpers over
 # busybox (ash: `local` works). Results go to the serial console as `VMTEST ok|FAIL NAME [DETAIL]` (see guest/init.sh).
 

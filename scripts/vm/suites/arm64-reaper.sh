@@ -1,3 +1,4 @@
+# shellcheck shell=dash disable=SC2016
 # Suite: reaper and zombies (aarch64 builds) on Debian's arm64 kernel, for what qemu-user cannot
 # emulate: reaper as the machine's real PID 1 (vm.pid1=reaper), as PID 1 of a PID namespace, and as a
 # child subreaper (PR_SET_CHILD_SUBREAPER), plus zombies on the live /proc of that kernel.
@@ -95,7 +96,7 @@ sh -c 'sleep 0 & exec sleep 1000' </dev/null >/dev/null 2>&1 &
 holder=$!
 zombie=""
 has_zombie_child() {
-  zombie=$(cat "/proc/$holder/task/$holder/children" 2>/dev/null | tr -d ' ')
+  zombie=$(tr -d ' ' 2>/dev/null <"/proc/$holder/task/$holder/children")
   [ -n "$zombie" ] && [ "$(state_of "$zombie")" = Z ]
 }
 if wait_until 30 has_zombie_child; then

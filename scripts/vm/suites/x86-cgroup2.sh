@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # Suite: a cgroup-v2-only x86_64 node (Debian's amd64 kernel, cgroup_no_v1=all, reaper as the
 # machine's PID 1): the zombies scan, `zombies serve` in accounting (auto) and full mode against zombies
 # in a pod cgroup laid out as kubelet's systemd driver does, and a fork bomb at pids.max under reaper
@@ -48,7 +49,7 @@ three_zombies() {
   [ "$(echo $kids | wc -w)" = 3 ] || return 1
   for k in $kids; do [ "$(state_of $k)" = Z ] || return 1; done
 }
-if wait_until 30 three_zombies; then ok pod-zombies-made "parent=$leaker zombies=$(echo $kids)"; else fail pod-zombies-made "children of $leaker: $kids"; fi
+if wait_until 30 three_zombies; then ok pod-zombies-made "parent=$leaker zombies=$(echo "$kids" | tr -s " \n" "  ")"; else fail pod-zombies-made "children of $leaker: $kids"; fi
 
 # --- The scan (zombies --json).
 zombies --json >/tmp/z.json 2>/tmp/z.err
