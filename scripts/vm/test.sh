@@ -29,7 +29,7 @@ for suite in "$@"; do
   cache=$("$vm/fetch.sh" "$debarch")
   "$vm/build-initramfs.sh" "$out/$suite.cpio" "$file" "$cache/busybox" "${bins[0]}" "${bins[1]}"
   echo "vm: $suite: $arch, kernel $(cat "$cache/kernel-version"), reaper ${bins[0]}, zombies ${bins[1]}"
-  arch_of[$suite]=$arch kernel[$suite]=$cache/vmlinuz initrd[$suite]=$out/$suite.cpio log[$suite]=$out/$suite.log
+  arch_of[$suite]=$arch kernel[$suite]=$cache/kernel initrd[$suite]=$out/$suite.cpio log[$suite]=$out/$suite.log
   timeout_of[$suite]=$(header "$file" vm-timeout) args_of[$suite]=$(header "$file" vm-kernel-args)
 done
 

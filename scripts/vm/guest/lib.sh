@@ -42,7 +42,9 @@ zombie_count() {
   echo "$n"
 }
 
-# wait_until SECONDS CMD...: polls CMD every 0.1 s until it succeeds; fails after SECONDS.
+# wait_until SECONDS CMD...: runs CMD until it succeeds, 0.1 s apart, at most SECONDS*10 times (so at
+# least SECONDS: longer on a loaded emulator, never a false failure for being slow). CMD's arguments
+# are expanded once, by the caller: a condition that must be re-read is a function.
 wait_until() {
   local limit i
   limit=$(($1 * 10))

@@ -45,7 +45,11 @@ fi
 got=0
 trap 'got=1' USR1
 kill -USR1 1
-if wait_until 30 [ "$got" = 1 ]; then ok pid1-forwards-signal USR1; else fail pid1-forwards-signal "USR1 sent to pid 1 never arrived"; fi
+got_it() { [ "$got" = 1 ]; } # a function: wait_until's arguments are expanded once, at the call
+if wait_until 30 got_it; then ok pid1-forwards-signal USR1; else
+  sigs() { grep -E '^(SigPnd|ShdPnd|SigBlk|SigIgn|SigCgt)' "/proc/$1/status" | tr '\n\t' '  '; }
+  fail pid1-forwards-signal "USR1 sent to pid 1 never arrived; pid 1 pgid=$(stat_fields 1 | cut -d' ' -f3) $(sigs 1); me=$$ pgid=$(stat_fields $$ | cut -d' ' -f3) $(sigs $$)"
+fi
 trap - USR1
 
 # --- The core checks, with reaper as PID 1 of a new PID namespace and as a subreaper.

@@ -133,6 +133,7 @@ b() { while :; do b & done; }
 wait $t
 exit 0
 BOMB
+cgroup_empty() { [ "$(cat "$1/pids.current")" = 0 ]; }
 for mode in subreaper pidns; do
   bomb=$cg/bomb-$mode
   mkdir $bomb
@@ -145,6 +146,6 @@ for mode in subreaper pidns; do
   if [ "$st" = 0 ]; then ok bomb-$mode-exit "status=0 seconds=$((t1 - t0))"; else fail bomb-$mode-exit "status=$st seconds=$((t1 - t0)) $(tail -c 300 /tmp/bomb.out | tr '\n' '|')"; fi
   hits=$(sed -n 's/^max //p' $bomb/pids.events)
   if [ "${hits:-0}" -gt 0 ]; then ok bomb-$mode-hit-limit "refused-forks=$hits"; else fail bomb-$mode-hit-limit "pids.events: $(cat $bomb/pids.events)"; fi
-  if wait_until 30 [ "$(cat $bomb/pids.current)" = 0 ]; then ok bomb-$mode-cgroup-empty; else fail bomb-$mode-cgroup-empty "pids.current=$(cat $bomb/pids.current) procs=$(cat $bomb/cgroup.procs | tr '\n' ' ')"; fi
+  if wait_until 30 cgroup_empty "$bomb"; then ok bomb-$mode-cgroup-empty; else fail bomb-$mode-cgroup-empty "pids.current=$(cat $bomb/pids.current) procs=$(cat $bomb/cgroup.procs | tr '\n' ' ')"; fi
   if wait_until 30 no_zombies; then ok bomb-$mode-no-zombies "zombies=0"; else fail bomb-$mode-no-zombies "zombies=$(zombie_count)"; fi
 done
