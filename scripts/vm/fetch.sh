@@ -44,7 +44,7 @@ dpkg-deb --fsys-tarfile "$apt_dir"/debs/linux-image-*.deb | tar -x -C "$tmp" --w
 dpkg-deb -x "$apt_dir"/debs/busybox-static_*.deb "$tmp/bb"
 install -m 0644 "$tmp"/boot/vmlinuz-* "$out/vmlinuz.new"
 install -m 0755 "$tmp/bb/bin/busybox" "$out/busybox.new"
-basename "$tmp"/boot/vmlinuz-* >"$out/kernel-version"
+echo "$(basename "$tmp"/boot/vmlinuz-* | sed 's/^vmlinuz-//') ($(dpkg-deb -f "$apt_dir"/debs/linux-image-*.deb Package Version | tr '\n' ' ' | sed 's/Package: //; s/ Version: / /; s/ $//'))" >"$out/kernel-version"
 if [ "$debarch" = amd64 ]; then
   # The bzImage carries vmlinux as one xz stream after its decompressor.
   python3 - "$out/vmlinuz.new" "$out/kernel.new" <<'PY' || { echo "vm/fetch: cannot take vmlinux out of the amd64 bzImage; booting the bzImage" >&2; cp "$out/vmlinuz.new" "$out/kernel.new"; }
