@@ -25,7 +25,8 @@ for suite in "$@"; do
   [ -f "$file" ] || { echo "vm: no suite '$suite' (files of $vm/suites/)" >&2; exit 2; }
   arch=$(header "$file" vm-arch)
   case "$arch" in aarch64) debarch=arm64 ;; x86_64) debarch=amd64 ;; *) echo "vm: $file: bad '# vm-arch: $arch'" >&2; exit 2 ;; esac
-  mapfile -t bins < <("$vm/binaries.sh" "$arch")
+  paths=$("$vm/binaries.sh" "$arch") || { echo "vm: $suite: no $arch reaper/zombies (see above)" >&2; exit 1; }
+  mapfile -t bins <<<"$paths"
   cache=$("$vm/fetch.sh" "$debarch")
   "$vm/build-initramfs.sh" "$out/$suite.cpio" "$file" "$cache/busybox" "${bins[0]}" "${bins[1]}"
   echo "vm: $suite: $arch, kernel $(cat "$cache/kernel-version"), reaper ${bins[0]}, zombies ${bins[1]}"
