@@ -41,14 +41,30 @@ if wait_until 60 gone $orphans; then ok pid1-orphans-reaped "n=20"; else
   fail pid1-orphans-reaped "still there:$left"
 fi
 
-# A signal sent to PID 1 reaches PROGRAM (reaper runs as `reaper -g`: /init's group, this shell in it).
-got=0
-trap 'got=1' USR1
-kill -USR1 1
-got_it() { [ "$got" = 1 ]; } # a function: wait_until's arguments are expanded once, at the call
-if wait_until 30 got_it; then ok pid1-forwards-signal USR1; else
-  sigs() { grep -E '^(SigPnd|ShdPnd|SigBlk|SigIgn|SigCgt)' "/proc/$1/status" | tr '\n\t' '  '; }
-  fail pid1-forwards-signal "USR1 sent to pid 1 never arrived; pid 1 pgid=$(stat_fields 1 | cut -d' ' -f3) $(sigs 1); me=$$ pgid=$(stat_fields $$ | cut -d' ' -f3) $(sigs $$)"
+# A signal sent to PID 1 reaches PROGRAM's group (/init runs under `reaper -g`; this shell and its
+# children are in that group). The witness is a plain `sleep`, whose default action for SIGUSR1 is to
+# die: its status 138 (128+10) says the signal reached it. (A shell's own trap is no witness: busybox
+# ash can lose a trapped signal that also kills the foreground child it is waiting for.) This shell
+# must survive the signal: it traps it, and a trap interrupting `wait` is told apart by the witness
+# still being there.
+trap : USR1
+sleep 1000 &
+witness=$!
+default_dispositions() { grep -q '^SigCgt:[[:space:]]*0*$' "/proc/$witness/status"; }
+if wait_until 30 default_dispositions; then
+  # Should the signal never come, the witness is SIGKILLed after 60 s (status 137: a failure).
+  (sleep 60; kill -KILL "$witness") >/dev/null 2>&1 &
+  watchdog=$!
+  kill -USR1 1
+  while :; do
+    wait "$witness"
+    st=$?
+    [ -e "/proc/$witness" ] || break
+  done
+  kill "$watchdog" 2>/dev/null
+  if [ "$st" = 138 ]; then ok pid1-forwards-signal "USR1: witness status=138"; else fail pid1-forwards-signal "witness status=$st, want 138 (killed by SIGUSR1)"; fi
+else
+  fail pid1-forwards-signal "the witness sleep $witness kept handlers: $(grep SigCgt "/proc/$witness/status")"
 fi
 trap - USR1
 
@@ -81,17 +97,26 @@ for mode in pidns subreaper; do
   expect_status "$mode-forward-USR1" 42 $run -- sh -c 'trap "exit 42" USR1; kill -USR1 $PPID; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; exit 1'
   expect_status "$mode-forward-TERM" 43 $run -- sh -c 'trap "exit 43" TERM; kill -TERM $PPID; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; exit 1'
   # The drain: PROGRAM exits 5 leaving a process that ignores SIGTERM and one that does not; reaper
-  # must SIGKILL the first after the grace period and exit 5 (timeout would give 143).
-  rm -f /tmp/drain.pids
-  expect_status "$mode-drain" 5 timeout 120 $run -t 1s -- sh -c '
-    (trap "" TERM; while :; do sleep 1; done) >/dev/null 2>&1 &
-    echo $! >>/tmp/drain.pids
+  # must wait out the 1 s grace period, SIGKILL the first and exit 5 (timeout would give 143). The
+  # lower bound on the time proves the grace period was kept (the kernel alone would kill the PID
+  # namespace at once when its PID 1 exits).
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  # PROGRAM exits only once the first has set its trap (it writes its pid after): a SIGTERM arriving
+  # before that would kill it, and the drain would have nothing to wait for.
+  : >/tmp/drain.pids
+  timeout 120 $run -t 1s -- sh -c '
+    sh -c "trap \"\" TERM; echo \$\$ >>/tmp/drain.pids; while :; do sleep 1; done" >/dev/null 2>&1 &
     sleep 1000 >/dev/null 2>&1 &
     echo $! >>/tmp/drain.pids
-    exit 5'
+    while [ "$(wc -l </tmp/drain.pids)" -lt 2 ]; do sleep 0.05; done
+    exit 5' </dev/null >/tmp/out 2>&1
+  st=$?
+  ms=$(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%d", (b - a) * 1000 }')
+  if [ "$st" = 5 ] && [ "$ms" -ge 1000 ]; then ok "$mode-drain" "status=5 ms=$ms"; else fail "$mode-drain" "status=$st (want 5) ms=$ms (want >= 1000) $(head -c 200 /tmp/out)"; fi
   if [ "$mode" = subreaper ]; then
+    left=$(cat /tmp/drain.pids)
     # shellcheck disable=SC2046
-    if wait_until 30 gone $(cat /tmp/drain.pids); then ok subreaper-drain-left-nothing; else fail subreaper-drain-left-nothing "left: $(cat /tmp/drain.pids)"; fi
+    if [ "$(echo $left | wc -w)" = 2 ] && wait_until 30 gone $left; then ok subreaper-drain-left-nothing; else fail subreaper-drain-left-nothing "pids: $left"; fi
   fi
 done
 
