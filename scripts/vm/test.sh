@@ -37,9 +37,16 @@ done
 declare -A pid started
 for suite in "$@"; do
   started[$suite]=$(date +%s.%N)
+  rm -f "$out/$suite.end"
   # shellcheck disable=SC2086
-  "$vm/boot.sh" "${arch_of[$suite]}" "${kernel[$suite]}" "${initrd[$suite]}" "${log[$suite]}" \
-    "${timeout_of[$suite]:-300}" ${args_of[$suite]} &
+  (
+    set +e
+    "$vm/boot.sh" "${arch_of[$suite]}" "${kernel[$suite]}" "${initrd[$suite]}" "${log[$suite]}" \
+      "${timeout_of[$suite]:-300}" ${args_of[$suite]}
+    status=$?
+    date +%s.%N >"$out/$suite.end"
+    exit "$status"
+  ) &
   pid[$suite]=$!
 done
 
@@ -49,7 +56,7 @@ for suite in "$@"; do
   wait "${pid[$suite]}"
   status=$?
   set -e
-  secs=$(awk -v a="${started[$suite]}" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  secs=$(awk -v a="${started[$suite]}" -v b="$(cat "$out/$suite.end")" 'BEGIN { printf "%.1f", b - a }')
   lines=$(tr -d '\r' <"${log[$suite]}" | grep -a '^VMTEST ' || true)
   problems=()
   if [ "$status" = 124 ]; then
@@ -76,4 +83,5 @@ for suite in "$@"; do
     for p in "${problems[@]}"; do echo "vm: $suite: $p" >&2; done
   fi
 done
+echo "vm: $# suite(s) in $SECONDS s in all (builds, downloads and boots)"
 exit "$failed"
