@@ -5,7 +5,8 @@
 # initramfs (build-initramfs.sh), boots it under qemu-system TCG (boot.sh) and reads the results from
 # the serial console. A suite passes only when the machine powered off by itself within its timeout,
 # printed `VMTEST done`, no `VMTEST FAIL` line, and exactly the checks its `# vm-expect:` lines name
-# as `VMTEST ok`. Suites run concurrently; the logs stay in target/vm/SUITE.log.
+# as `VMTEST ok` (verdict.sh, itself checked first by verdict-selftest.sh). Suites run concurrently;
+# the logs stay in target/vm/SUITE.log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 vm=scripts/vm
@@ -17,6 +18,9 @@ if [ $# -eq 0 ]; then
 fi
 
 header() { sed -n "s/^# $2: *//p" "$1"; }
+
+# The judge first: it must fail every kind of bad run (crafted logs, no VM).
+"$vm/verdict-selftest.sh" >/dev/null
 
 # Prepare every suite first (builds share cargo's lock; downloads are cached), then boot them all.
 declare -A log kernel initrd arch_of timeout_of args_of
@@ -57,30 +61,15 @@ for suite in "$@"; do
   status=$?
   set -e
   secs=$(awk -v a="${started[$suite]}" -v b="$(cat "$out/$suite.end")" 'BEGIN { printf "%.1f", b - a }')
-  lines=$(tr -d '\r' <"${log[$suite]}" | grep -a '^VMTEST ' || true)
-  problems=()
-  if [ "$status" = 124 ]; then
-    problems+=("the VM was still running after ${timeout_of[$suite]:-300} s and was killed")
-  elif [ "$status" != 0 ]; then
-    problems+=("qemu exited with status $status")
-  fi
-  grep -qx 'VMTEST done' <<<"$lines" || problems+=("no 'VMTEST done' line: /init did not finish (kernel panic, hang or crash)")
-  while read -r line; do problems+=("$line"); done < <(grep '^VMTEST FAIL ' <<<"$lines" || true)
-  expected=$(header "$vm/suites/$suite.sh" vm-expect | tr ' ' '\n' | sed '/^$/d' | sort)
-  passed=$(sed -n 's/^VMTEST ok \([^ ]*\).*/\1/p' <<<"$lines" | sort)
-  for name in $(comm -23 <(echo "$expected") <(echo "$passed" | sort -u)); do problems+=("check '$name' did not report ok"); done
-  for name in $(comm -13 <(echo "$expected") <(echo "$passed" | sort -u)); do problems+=("check '$name' reported ok but is not in the suite's vm-expect list"); done
-  dups=$(echo "$passed" | uniq -d)
-  [ -z "$dups" ] || problems+=("checks reported twice: $dups")
-  n=$(echo "$expected" | wc -l)
-  if [ "${#problems[@]}" -eq 0 ]; then
-    up=$(sed -n 's/^VMTEST uptime //p' <<<"$lines")
+  n=$(sed -n 's/^# vm-expect: *//p' "$vm/suites/$suite.sh" | wc -w)
+  if problems=$("$vm/verdict.sh" "$vm/suites/$suite.sh" "${log[$suite]}" "$status" "${timeout_of[$suite]:-300}"); then
+    up=$(tr -d '\r' <"${log[$suite]}" | sed -n 's/^VMTEST uptime //p')
     echo "vm: $suite: PASS, $n/$n checks ok in ${secs} s (qemu start to power-off; guest uptime ${up:-?} s; ${arch_of[$suite]}; log ${log[$suite]})"
   else
     failed=1
     echo "vm: $suite: FAIL after ${secs} s; serial console:" >&2
     sed 's/^/  | /' "${log[$suite]}" >&2
-    for p in "${problems[@]}"; do echo "vm: $suite: $p" >&2; done
+    while read -r line; do echo "vm: $suite: $line" >&2; done <<<"$problems"
   fi
 done
 echo "vm: $# suite(s) in $SECONDS s in all (builds, downloads and boots)"
