@@ -22,7 +22,7 @@ apt_dir="$root/apt-$debarch"
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/debs" "$out"
 : >"$apt_dir/status"
 apt_opts=(
-  -q -o "APT::Architecture=$debarch" -o "APT::Architectures::=$debarch"
+  -qq -o "APT::Architecture=$debarch" -o "APT::Architectures::=$debarch"
   -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::State::status=$apt_dir/status"
   -o "Dir::Cache=$apt_dir" -o Debug::NoLocking=1 -o APT::Sandbox::User=root
   -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
