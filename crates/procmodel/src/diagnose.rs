@@ -1,8 +1,185 @@
 //! Why a parent holds zombies, and what to do about it: one cause line and one fix line.
 
-use crate::cgroup::Attribution;
+use crate::cgroup::{Attribution, Runtime};
+use crate::naming::ContainerName;
 use crate::scan::{printable, PodRef, Process, Snapshot, ZombieGroup};
+use crate::tracker::TimeSource;
 use serde::Serialize;
+
+/// The path at which the runtime wrapper `reaper-oci` puts reaper in front of a container's
+/// command (docs/runtime-wrapper.md): a PID 1 whose `argv[0]` is this path is reaper, injected
+/// without an image change.
+pub const INJECTED_INIT: &str = "/dev/.reaper-init";
+
+/// Zombies no older than this many seconds (as a zombie) whose parent reaps are transient:
+/// the parent is about to collect them, they are counted but are not a leak.
+pub const TRANSIENT_SECONDS: f64 = 5.0;
+
+/// Whether `p` is reaper injected by the runtime wrapper (its command line starts with
+/// [`INJECTED_INIT`]; when the command line was not read, its name is `.reaper-init`).
+pub fn is_reaper_injected(p: &Process) -> bool {
+    match p.cmdline.as_deref().and_then(|c| c.first()) {
+        Some(a0) => a0 == INJECTED_INIT.as_bytes(),
+        None => p.comm == b".reaper-init",
+    }
+}
+
+/// Why a parent is taken to reap its children (so its young zombies are transient).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReapingEvidence {
+    /// A zombie of this parent seen by an earlier scan is gone: it reaped it.
+    ReapedSinceLastScan,
+    /// reaper injected by the runtime wrapper is the parent.
+    ReaperInjected,
+    /// SIGCHLD is ignored (`SigIgn` bit 17): the kernel reaps its children.
+    SigchldIgnored,
+    /// SIGCHLD has a handler (`SigCgt` bit 17).
+    SigchldHandler,
+    /// The parent is PID 1 of the reader's own PID namespace (the host's init when run on the
+    /// host), whose job is reaping.
+    ReaderInit,
+    /// The parent sleeps in `wait()` (`/proc/PID/wchan` reads `do_wait`).
+    BlockedInWait,
+    /// Not evidence of reaping, but not of a leak either: a single zombie no older than the
+    /// transient age, of a parent that may still wait for it.
+    SingleYoungZombie,
+}
+
+impl ReapingEvidence {
+    /// Human phrase.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ReapingEvidence::ReapedSinceLastScan => "it reaped a zombie since the last scan",
+            ReapingEvidence::ReaperInjected => {
+                "it is reaper, injected by the runtime wrapper reaper-oci"
+            }
+            ReapingEvidence::SigchldIgnored => "it ignores SIGCHLD (the kernel reaps for it)",
+            ReapingEvidence::SigchldHandler => "it has a SIGCHLD handler",
+            ReapingEvidence::ReaderInit => "it is PID 1 of this PID namespace",
+            ReapingEvidence::BlockedInWait => "it is blocked in wait()",
+            ReapingEvidence::SingleYoungZombie => {
+                "a single young zombie is not yet evidence of a leak"
+            }
+        }
+    }
+}
+
+/// A group split into leaking and transient zombies.
+#[derive(Debug, Clone, Default)]
+pub struct Split {
+    /// Zombies that count as a leak: the parent shows no sign of reaping, or holds zombies
+    /// older than the transient age.
+    pub leaks: Vec<i32>,
+    /// Young zombies of a parent that reaps: about to be collected.
+    pub transient: Vec<i32>,
+    /// Why the parent is taken to reap, when it is.
+    pub reaping: Option<ReapingEvidence>,
+}
+
+/// Why the parent of `group` reaps, if it shows any sign of it. `reaped_since_last_scan` comes
+/// from a tracker ([`crate::tracker::ZombieTracker::has_reaped`]).
+pub fn reaping_evidence(
+    snap: &Snapshot,
+    group: &ZombieGroup,
+    reaped_since_last_scan: bool,
+) -> Option<ReapingEvidence> {
+    let parent = snap.process(group.parent)?;
+    if parent.is_zombie() {
+        return None;
+    }
+    const SIGCHLD_BIT: u64 = 1 << (libc::SIGCHLD - 1);
+    if reaped_since_last_scan {
+        Some(ReapingEvidence::ReapedSinceLastScan)
+    } else if is_reaper_injected(parent) {
+        Some(ReapingEvidence::ReaperInjected)
+    } else if parent.sig_ign.is_some_and(|m| m & SIGCHLD_BIT != 0) {
+        Some(ReapingEvidence::SigchldIgnored)
+    } else if parent.sig_cgt.is_some_and(|m| m & SIGCHLD_BIT != 0) {
+        Some(ReapingEvidence::SigchldHandler)
+    } else if parent.pid == 1 && parent.nspid.as_ref().is_none_or(|v| v.len() <= 1) {
+        Some(ReapingEvidence::ReaderInit)
+    } else if parent.wchan.as_deref() == Some(b"do_wait") {
+        Some(ReapingEvidence::BlockedInWait)
+    } else {
+        None
+    }
+}
+
+/// Splits a group into leaks and transient zombies.
+///
+/// A zombie is transient when it has been one for at most `transient_seconds` (its exact age
+/// where the kernel shows the exit time, else the upper bound from its start time) **and** its
+/// parent reaps ([`reaping_evidence`]). A parent holding any zombie older than that does not
+/// reap in practice: all its zombies are leaks. A parent is never named as a cause on
+/// transient zombies alone.
+pub fn split_transient(
+    snap: &Snapshot,
+    group: &ZombieGroup,
+    reaped_since_last_scan: bool,
+    transient_seconds: f64,
+) -> Split {
+    let reaping = reaping_evidence(snap, group, reaped_since_last_scan).or((group.zombies.len()
+        == 1
+        && snap.process(group.parent).is_some())
+    .then_some(ReapingEvidence::SingleYoungZombie));
+    let age = |pid: i32| {
+        snap.process(pid)
+            .and_then(|z| snap.zombie_age(z))
+            .map(|(a, _)| a)
+    };
+    let all_young = group
+        .zombies
+        .iter()
+        .all(|&z| age(z).is_some_and(|a| a <= transient_seconds));
+    if reaping.is_some() && all_young {
+        Split {
+            leaks: Vec::new(),
+            transient: group.zombies.clone(),
+            reaping,
+        }
+    } else {
+        Split {
+            leaks: group.zombies.clone(),
+            transient: Vec::new(),
+            reaping,
+        }
+    }
+}
+
+/// Age figure and its source, for display: `3.2s (exit time)` or `≤3.2s (start time)`.
+pub fn age_text(age: f64, source: TimeSource) -> String {
+    match source {
+        TimeSource::ExitTime => format!("{age:.1}s"),
+        _ => format!("≤{age:.1}s"),
+    }
+}
+
+/// What fixes a PID 1 that does not reap, on the runtime that owns the container.
+pub fn reaping_fix(snap: &Snapshot, parent: &Process) -> String {
+    let a = parent.attribution.clone().unwrap_or_default();
+    let entry = "the image's ENTRYPOINT [\"/reaper\", \"--\", ...]";
+    if a.kubernetes || a.pod_uid.is_some() {
+        return format!(
+            "make reaper the container's PID 1: {entry}; or, without changing the image, run the pod with the runtime wrapper reaper-oci (a RuntimeClass, docs/runtime-wrapper.md); or set shareProcessNamespace: true in the pod spec so the pod's pause reaps"
+        );
+    }
+    let name = snap
+        .container_name(&a)
+        .map(|n| n.name.clone())
+        .unwrap_or_else(|| "CONTAINER".into());
+    match a.runtime {
+        Some(Runtime::Podman) => format!(
+            "recreate {name} with `podman run --init --init-path /usr/local/bin/reaper ...`, or with the runtime wrapper (`podman --runtime /usr/local/bin/reaper-oci run ...`, docs/runtime-wrapper.md), or in a pod sharing its PID namespace (`podman pod create --share pid` with reaper's pause as infra), or with {entry}"
+        ),
+        Some(Runtime::Docker) | Some(Runtime::ContainerdOrDocker) => format!(
+            "recreate {name} with `docker run --init` (dockerd --init-path pointing at reaper installed as docker-init), or with the runtime wrapper (`docker run --runtime reaper`, dockerd --add-runtime reaper=/usr/local/bin/reaper-oci, docs/runtime-wrapper.md), or with {entry}"
+        ),
+        _ => format!(
+            "make reaper the container's PID 1: {entry}, or run the container through the runtime wrapper reaper-oci (docs/runtime-wrapper.md)"
+        ),
+    }
+}
 
 /// The cause of a group of zombies, from its parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -180,6 +357,16 @@ pub fn diagnose(snap: &Snapshot, group: &ZombieGroup) -> Diagnosis {
             .filter(|z| z.session != parent.session)
             .collect();
         let where_ = container_label(snap, parent);
+        if is_reaper_injected(parent) {
+            return Diagnosis {
+                cause: Cause::ContainerInitNotReaping,
+                explanation: format!(
+                    "PID 1 of {where_} is reaper injected by the runtime wrapper reaper-oci ({INJECTED_INIT}), which reaps every child; yet it holds {n} zombie(s) ({names}) older than {TRANSIENT_SECONDS}s: it may be stopped or starved"
+                ),
+                fix: format!("check that pid {} is running (not stopped, not throttled): `grep State /proc/{}/status`", parent.pid, parent.pid),
+            };
+        }
+        let fix = reaping_fix(snap, parent);
         if !exec_orphans.is_empty() {
             return Diagnosis {
                 cause: Cause::ExecOrphans,
@@ -187,13 +374,15 @@ pub fn diagnose(snap: &Snapshot, group: &ZombieGroup) -> Diagnosis {
                     "orphans of exec probes/`exec` sessions ({}) were reparented to PID 1 {pname} of {where_}, which never waits",
                     zombie_names(&exec_orphans)
                 ),
-                fix: "run the container's PID 1 under reaper (ENTRYPOINT [\"/reaper\", \"--\", ...]) or set shareProcessNamespace: true; make probes wait for their children".into(),
+                fix: format!("{fix}; and make probes wait for their children"),
             };
         }
         return Diagnosis {
             cause: Cause::ContainerInitNotReaping,
-            explanation: format!("PID 1 {pname} of {where_} does not reap its children ({names}); {sigchld}"),
-            fix: "run the container's PID 1 under reaper (ENTRYPOINT [\"/reaper\", \"--\", ...]) or set shareProcessNamespace: true in the pod spec".into(),
+            explanation: format!(
+                "PID 1 {pname} of {where_} does not reap its children ({names}); {sigchld}"
+            ),
+            fix,
         };
     }
     if parent.is_ns_init() {
@@ -246,16 +435,28 @@ pub fn pod_label(pod: &PodRef) -> String {
     format!("pod {}/{}", pod.namespace, pod.name)
 }
 
-/// Label of container `id` as attributed by `a`: `container <runtime> <12-char id>`, or
-/// `conmon of container ...` for its conmon (`?` for an unknown runtime).
-pub fn container_id_label(a: &Attribution, id: &str) -> String {
+/// Label of container `id` as attributed by `a`: `container <runtime> <name> (<12-char id>)`
+/// when the runtime's name is known, else `container <runtime> <12-char id>`, or `conmon of
+/// container ...` for its conmon (`?` for an unknown runtime).
+pub fn container_id_label(a: &Attribution, id: &str, name: Option<&ContainerName>) -> String {
     let rt = a.runtime.map(|r| r.as_str()).unwrap_or("?");
     let what = if a.conmon {
         "conmon of container"
     } else {
         "container"
     };
-    format!("{what} {rt} {}", &id[..12.min(id.len())])
+    let short = &id[..12.min(id.len())];
+    match name {
+        Some(n) => format!("{what} {rt} {} ({short})", printable(n.name.as_bytes())),
+        None => format!("{what} {rt} {short}"),
+    }
+}
+
+/// The pod of an attribution: from kubelet's log directories or conmon (by UID), else from the
+/// container's own name source (CRI annotations).
+pub fn pod_of<'a>(snap: &'a Snapshot, a: &Attribution) -> Option<&'a PodRef> {
+    snap.pod_of(a)
+        .or_else(|| snap.container_name(a).and_then(|n| n.pod.as_ref()))
 }
 
 /// Human label of the container/pod a process is in, e.g. `container podman 0123456789ab` or
@@ -265,7 +466,7 @@ pub fn container_label(snap: &Snapshot, p: &Process) -> String {
         return "an unknown cgroup".into();
     };
     let mut parts = Vec::new();
-    if let Some(pod) = snap.pod_of(a) {
+    if let Some(pod) = pod_of(snap, a) {
         parts.push(pod_label(pod));
     } else if let Some(uid) = &a.pod_uid {
         parts.push(format!(
@@ -274,7 +475,7 @@ pub fn container_label(snap: &Snapshot, p: &Process) -> String {
         ));
     }
     if let Some(id) = &a.container_id {
-        parts.push(container_id_label(a, id));
+        parts.push(container_id_label(a, id, snap.container_name(a)));
     }
     if parts.is_empty() {
         if let Some(path) = p.cgroup_path() {

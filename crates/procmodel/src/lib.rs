@@ -18,7 +18,9 @@
 //!   task lists and `/proc/loadavg`, without a `/proc` scan (cost proportional to cgroups).
 //! * [`cgroup`]: pure functions attributing cgroup paths to runtime, pod and container.
 //! * [`diagnose`]: cause and fix of each group of zombies.
-//! * [`tracker::ZombieTracker`]: first-seen times and leak rates across scans.
+//! * [`naming`]: container names as podman, Docker and Kubernetes show them.
+//! * [`tracker::ZombieTracker`]: first-seen times and leak rates across scans;
+//!   [`tracker::estimate_rate`]: a leak rate from the arrival times in one scan.
 //!
 //! The scanner never spawns a subprocess.
 #![warn(missing_docs)]
@@ -26,6 +28,7 @@
 pub mod accounting;
 pub mod cgroup;
 pub mod diagnose;
+pub mod naming;
 pub mod parse;
 pub mod scan;
 pub mod tracker;

@@ -20,7 +20,9 @@
 
 use crate::accounting;
 use crate::cgroup::{self, Attribution, CgroupLine};
+use crate::naming::{self, ContainerName};
 use crate::parse::{self, ExitStatus};
+use crate::tracker::{self, TimeSource};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::CString;
@@ -56,6 +58,11 @@ pub struct ScanConfig {
     pub pods_log_root: Option<PathBuf>,
     /// How much to read.
     pub detail: Detail,
+    /// Root under which the container runtimes' state is read to name containers (podman's
+    /// `containers.json`, Docker's `config.v2.json`, the CRI's bundle annotations; see
+    /// [`crate::naming`]), default `/`; `None` names containers from conmon's arguments and
+    /// kubelet's logs only.
+    pub state_root: Option<PathBuf>,
 }
 
 impl Default for ScanConfig {
@@ -65,6 +72,7 @@ impl Default for ScanConfig {
             sys_root: PathBuf::from("/sys/fs/cgroup"),
             pods_log_root: Some(PathBuf::from("/var/log/pods")),
             detail: Detail::Zombies,
+            state_root: Some(PathBuf::from("/")),
         }
     }
 }
@@ -141,6 +149,13 @@ pub struct Process {
     /// Command line arguments, read only for live parents of zombies and conmon/shim ancestors.
     #[serde(serialize_with = "ser_args")]
     pub cmdline: Option<Vec<Vec<u8>>>,
+    /// For a zombie: when it last ran, i.e. exited (`se.exec_start` of `/proc/PID/sched`, in
+    /// milliseconds of the scheduler clock), when the kernel shows it.
+    pub exit_sched_ms: Option<f64>,
+    /// For a live parent of zombies: the kernel function it sleeps in (`/proc/PID/wchan`);
+    /// `do_wait` means it is blocked in `wait()` and so reaps.
+    #[serde(serialize_with = "ser_opt_bytes")]
+    pub wchan: Option<Vec<u8>>,
 }
 
 fn ser_char<S: serde::Serializer>(c: &u8, s: S) -> Result<S::Ok, S::Error> {
@@ -148,6 +163,12 @@ fn ser_char<S: serde::Serializer>(c: &u8, s: S) -> Result<S::Ok, S::Error> {
 }
 fn ser_bytes<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&String::from_utf8_lossy(b))
+}
+fn ser_opt_bytes<S: serde::Serializer>(b: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match b {
+        None => s.serialize_none(),
+        Some(b) => s.serialize_str(&String::from_utf8_lossy(b)),
+    }
 }
 fn ser_args<S: serde::Serializer>(a: &Option<Vec<Vec<u8>>>, s: S) -> Result<S::Ok, S::Error> {
     match a {
@@ -418,6 +439,12 @@ pub struct Snapshot {
     pub pods: BTreeMap<String, PodRef>,
     /// What could not be read.
     pub errors: ReadErrors,
+    /// The reader's own `se.exec_start` at the end of the scan (`<proc root>/thread-self/sched`):
+    /// "now" on the scheduler clock, against which zombies' exit times are measured.
+    pub sched_now_ms: Option<f64>,
+    /// Names of the containers holding zombies or their parents, by container id (see
+    /// [`crate::naming`]).
+    pub containers: BTreeMap<String, ContainerName>,
     #[serde(skip)]
     index: HashMap<i32, usize>,
 }
@@ -500,6 +527,38 @@ impl Snapshot {
             return Some(unix_seconds(self.taken_at) - up + started);
         }
         Some(self.boot_time? as f64 + started)
+    }
+
+    /// How long `p` has been a zombie, and where the figure comes from: exact from its exit time
+    /// ([`TimeSource::ExitTime`]) when the kernel shows it, else the upper bound of its start
+    /// time ([`TimeSource::StartTime`]).
+    pub fn zombie_age(&self, p: &Process) -> Option<(f64, TimeSource)> {
+        if let (Some(now), Some(exit)) = (self.sched_now_ms, p.exit_sched_ms) {
+            let age = (now - exit) / 1000.0;
+            // The two clocks are the same one; a negative or absurd figure means they are not.
+            if (0.0..=self.uptime_seconds.unwrap_or(f64::MAX)).contains(&age) {
+                return Some((age, TimeSource::ExitTime));
+            }
+            if (-1.0..0.0).contains(&age) {
+                return Some((0.0, TimeSource::ExitTime));
+            }
+        }
+        self.age_seconds(p).map(|a| (a, TimeSource::StartTime))
+    }
+
+    /// When `p` became a zombie (Unix seconds): its exit time when known, else its start time
+    /// (the arrival of a short-lived process such as an exec probe's orphan).
+    pub fn arrival_time(&self, p: &Process) -> Option<(f64, TimeSource)> {
+        let now = unix_seconds(self.taken_at);
+        match self.zombie_age(p)? {
+            (age, TimeSource::ExitTime) => Some((now - age, TimeSource::ExitTime)),
+            _ => self.started_at(p).map(|t| (t, TimeSource::StartTime)),
+        }
+    }
+
+    /// The runtime's name of the container an attribution points at, when found.
+    pub fn container_name(&self, a: &Attribution) -> Option<&ContainerName> {
+        self.containers.get(a.container_id.as_deref()?)
     }
 
     /// Pod name for an attribution, from the log root or conmon.
@@ -705,6 +764,8 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
                     attribution: None,
                     cgroup_from_parent: false,
                     cmdline: None,
+                    exit_sched_ms: None,
+                    wchan: None,
                 }),
                 Err(e) => {
                     errors.other += 1;
@@ -789,6 +850,12 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
                 }
                 Err(e) => errors.record(&cg_path, &e),
             }
+            if p.is_zombie() {
+                // One small file per zombie: its exit time (absent without scheduler debug).
+                p.exit_sched_ms = std::fs::read(proc_root.join(format!("{pid}/sched")))
+                    .ok()
+                    .and_then(|b| tracker::sched_exec_start_ms(&b));
+            }
             let is_runtime = p.comm == b"conmon" || p.comm.starts_with(b"containerd-shim");
             if is_runtime {
                 cmdline_set.insert(pid);
@@ -825,6 +892,10 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
                 Ok(b) => p.cmdline = Some(parse::split_cmdline(&b)),
                 Err(e) => errors.record(&path, &e),
             }
+            // Where it sleeps: `do_wait` is a parent blocked in wait() (no handler needed).
+            p.wchan = std::fs::read(proc_root.join(format!("{pid}/wchan")))
+                .ok()
+                .map(|b| b.trim_ascii().to_vec());
         }
     }
 
@@ -867,7 +938,47 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
     // SAFETY: geteuid has no preconditions.
     let reader_euid = unsafe { libc::geteuid() };
 
+    // Containers of the zombies and their ancestors, named as their runtime shows them.
+    let containers = {
+        let mut wanted: Vec<naming::Wanted<'_>> = Vec::new();
+        for p in &processes {
+            let Some(a) = &p.attribution else { continue };
+            let Some(id) = a.container_id.as_deref() else {
+                continue;
+            };
+            if !wanted.iter().any(|w| w.id == id) {
+                wanted.push(naming::Wanted {
+                    id,
+                    runtime: a.runtime,
+                    pod_uid: a.pod_uid.as_deref(),
+                });
+            }
+        }
+        let conmons: Vec<&[Vec<u8>]> = processes
+            .iter()
+            .filter(|p| p.comm == b"conmon")
+            .filter_map(|p| p.cmdline.as_deref())
+            .collect();
+        naming::resolve(
+            &wanted,
+            &conmons,
+            cfg.state_root
+                .as_deref()
+                .unwrap_or(Path::new("/nonexistent")),
+            cfg.pods_log_root.as_deref(),
+        )
+    };
+    let sched_now_ms = if zombies.is_empty() {
+        None
+    } else {
+        std::fs::read(proc_root.join("thread-self/sched"))
+            .ok()
+            .and_then(|b| tracker::sched_exec_start_ms(&b))
+    };
+
     let mut snap = Snapshot {
+        sched_now_ms,
+        containers,
         taken_at,
         uptime_seconds,
         boot_time,

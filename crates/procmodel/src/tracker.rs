@@ -1,6 +1,7 @@
 //! First-seen times of zombies across scans, leak rates and time to exhaustion.
 
 use crate::scan::Snapshot;
+use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
@@ -33,6 +34,8 @@ pub struct Observation {
     pub new: Vec<ZombieKey>,
     /// Zombies of the previous scan that are gone (reaped).
     pub reaped: usize,
+    /// Parents (pids) whose zombies of the previous scan are gone: they reap.
+    pub reaping_parents: Vec<i32>,
 }
 
 /// Keeps first-seen times across scans and computes new zombies per minute per parent, per
@@ -44,6 +47,7 @@ pub struct ZombieTracker {
     window: Duration,
     started: Option<SystemTime>,
     last: Option<SystemTime>,
+    reaped_by: HashMap<i32, SystemTime>,
 }
 
 impl ZombieTracker {
@@ -55,6 +59,7 @@ impl ZombieTracker {
             window,
             started: None,
             last: None,
+            reaped_by: HashMap::new(),
         }
     }
 
@@ -90,6 +95,17 @@ impl ZombieTracker {
             current.insert(key, seen);
         }
         obs.reaped = self.seen.len();
+        let mut reaping: Vec<i32> = self.seen.values().map(|s| s.parent).collect();
+        reaping.sort_unstable();
+        reaping.dedup();
+        for &p in &reaping {
+            self.reaped_by.insert(p, now);
+        }
+        // A parent counts as reaping for one window after it last reaped.
+        let window = self.window;
+        self.reaped_by
+            .retain(|_, t| now.duration_since(*t).unwrap_or_default() <= window);
+        obs.reaping_parents = reaping;
         self.seen = current;
         while let Some((t, _, _)) = self.events.front() {
             if now.duration_since(*t).unwrap_or_default() > self.window {
@@ -131,6 +147,44 @@ impl ZombieTracker {
         n as f64 * 60.0 / span
     }
 
+    /// Whether parent `ppid` reaped a zombie (one seen by a scan vanished) within the window:
+    /// evidence that it reaps, so its young zombies are transient. Process ids are reused, so
+    /// this is a hint for the young zombies of that pid, not a verdict on old ones.
+    pub fn has_reaped(&self, ppid: i32) -> bool {
+        self.reaped_by.contains_key(&ppid)
+    }
+
+    /// Arrivals of `ppid`'s zombies observed over the tracker's span, when the span is at
+    /// least `min_span` seconds: the `watch` refinement of a one-scan estimate.
+    pub fn observed_for_parent(&self, ppid: i32, min_span: f64) -> Option<RateEstimate> {
+        let span = self.rate_span_seconds();
+        if span < min_span || span <= 0.0 {
+            return None;
+        }
+        let times: Vec<SystemTime> = self
+            .events
+            .iter()
+            .filter(|(_, p, _)| *p == ppid)
+            .map(|(t, _, _)| *t)
+            .collect();
+        let last = self.last?;
+        let since_last = times
+            .last()
+            .map(|t| last.duration_since(*t).unwrap_or_default().as_secs_f64())
+            .unwrap_or(span);
+        let per_minute = times.len() as f64 * 60.0 / span;
+        Some(RateEstimate {
+            per_minute,
+            method: RateMethod::ObservedArrivals,
+            source: TimeSource::Observed,
+            count: times.len(),
+            window_seconds: span,
+            last_arrival_seconds_ago: since_last,
+            ongoing: !times.is_empty()
+                && since_last <= (3.0 * 60.0 / per_minute.max(1e-9)).max(30.0),
+        })
+    }
+
     /// New zombies per minute whose parent is `ppid`.
     pub fn rate_for_parent(&self, ppid: i32) -> f64 {
         self.rate(|p, _| p == ppid)
@@ -146,6 +200,171 @@ impl ZombieTracker {
     pub fn rate_total(&self) -> f64 {
         self.rate(|_, _| true)
     }
+}
+
+/// Where the time of a zombie's arrival (when it became a zombie) comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSource {
+    /// The scheduler's last run of the task (`se.exec_start` of `/proc/PID/sched`), calibrated
+    /// against the reader's own thread in the same scan: the moment it exited, to the
+    /// millisecond.
+    ExitTime,
+    /// Its start time (stat field 22): an upper bound on its age as a zombie, and its arrival
+    /// when it lived briefly (an exec probe's orphan).
+    StartTime,
+    /// Zombies first seen by successive scans of `watch` or `serve` (arrivals observed live).
+    Observed,
+}
+
+impl TimeSource {
+    /// Stable snake_case name (as in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeSource::ExitTime => "exit_time",
+            TimeSource::StartTime => "start_time",
+            TimeSource::Observed => "observed",
+        }
+    }
+}
+
+/// How a leak rate was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateMethod {
+    /// Least-squares slope of the arrival count over the arrival times of the last `count`
+    /// zombies (3 or more).
+    LeastSquares,
+    /// Two zombies: one interval between their arrivals.
+    Interval,
+    /// One zombie: one arrival since it came (a lower bound of an ongoing leak).
+    SinceOne,
+    /// Several zombies arrived within one second (a burst): their count over the time since.
+    Burst,
+    /// Arrivals counted by successive scans over their span (`watch`).
+    ObservedArrivals,
+}
+
+impl RateMethod {
+    /// Stable snake_case name (as in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateMethod::LeastSquares => "least_squares",
+            RateMethod::Interval => "interval",
+            RateMethod::SinceOne => "since_one",
+            RateMethod::Burst => "burst",
+            RateMethod::ObservedArrivals => "observed_arrivals",
+        }
+    }
+}
+
+/// A leak rate with how it was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RateEstimate {
+    /// New zombies per minute.
+    pub per_minute: f64,
+    /// How it was computed.
+    pub method: RateMethod,
+    /// Where the arrival times came from.
+    pub source: TimeSource,
+    /// Zombies (arrivals) the estimate rests on.
+    pub count: usize,
+    /// Seconds between the first arrival used and the scan.
+    pub window_seconds: f64,
+    /// Seconds since the latest arrival.
+    pub last_arrival_seconds_ago: f64,
+    /// The leak still runs: the latest arrival is no older than three mean intervals (at least
+    /// 30 s). A stopped leak does not count toward exhaustion.
+    pub ongoing: bool,
+}
+
+/// `se.exec_start` of a `/proc/PID/sched` file, in milliseconds of the scheduler clock: the
+/// last time the task ran. For a zombie that is the moment it exited. `None` when the kernel
+/// does not show the line (built without scheduler debug info) or it is malformed.
+pub fn sched_exec_start_ms(buf: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(buf).ok()?;
+    let line = text.lines().find(|l| l.starts_with("se.exec_start"))?;
+    let v: f64 = line.split(':').nth(1)?.trim().parse().ok()?;
+    (v.is_finite() && v > 0.0).then_some(v)
+}
+
+/// At most this many of the latest arrivals enter a one-scan estimate.
+pub const RATE_MAX_COUNT: usize = 120;
+/// Arrivals older than this (seconds before the scan) are left out of a one-scan estimate.
+pub const RATE_MAX_WINDOW_SECONDS: f64 = 3600.0;
+
+/// Estimates a leak rate from one scan: `times` are the arrival times (Unix seconds) of one
+/// parent's (or one scope's) zombies, `now` the scan time.
+///
+/// The last [`RATE_MAX_COUNT`] arrivals within [`RATE_MAX_WINDOW_SECONDS`] are used: with three or
+/// more, the rate is the least-squares slope of their rank over their time (robust to one early
+/// or late arrival); with two, one over their interval; with one, one over its age (a lower
+/// bound); arrivals all within one second are a burst, counted over the time since. `None` when
+/// `times` is empty.
+pub fn estimate_rate(times: &[f64], now: f64, source: TimeSource) -> Option<RateEstimate> {
+    let mut t: Vec<f64> = times
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite() && now - x <= RATE_MAX_WINDOW_SECONDS)
+        .collect();
+    if t.is_empty() {
+        // Every zombie is older than the window: one very old arrival, no ongoing leak.
+        let oldest = times
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(f64::NAN, f64::max);
+        if oldest.is_nan() {
+            return None;
+        }
+        let age = (now - oldest).max(1.0);
+        return Some(RateEstimate {
+            per_minute: times.len() as f64 * 60.0 / age,
+            method: RateMethod::SinceOne,
+            source,
+            count: times.len(),
+            window_seconds: age,
+            last_arrival_seconds_ago: age,
+            ongoing: false,
+        });
+    }
+    t.sort_by(f64::total_cmp);
+    if t.len() > RATE_MAX_COUNT {
+        t.drain(..t.len() - RATE_MAX_COUNT);
+    }
+    let n = t.len();
+    let (first, last) = (t[0], t[n - 1]);
+    let window = (now - first).max(0.001);
+    let since_last = (now - last).max(0.0);
+    let (per_second, method) = if n == 1 {
+        (1.0 / window.max(1.0), RateMethod::SinceOne)
+    } else if last - first < 1.0 {
+        (n as f64 / window.max(1.0), RateMethod::Burst)
+    } else if n == 2 {
+        (1.0 / (last - first), RateMethod::Interval)
+    } else {
+        let mx = t.iter().sum::<f64>() / n as f64;
+        let my = (n - 1) as f64 / 2.0;
+        let (mut sxy, mut sxx) = (0.0, 0.0);
+        for (i, x) in t.iter().enumerate() {
+            sxy += (x - mx) * (i as f64 - my);
+            sxx += (x - mx) * (x - mx);
+        }
+        (sxy / sxx, RateMethod::LeastSquares)
+    };
+    let ongoing = match method {
+        RateMethod::SinceOne | RateMethod::Burst => since_last <= 30.0_f64.max(window / 2.0),
+        _ => since_last <= (3.0 / per_second).max(30.0),
+    };
+    Some(RateEstimate {
+        per_minute: per_second * 60.0,
+        method,
+        source,
+        count: n,
+        window_seconds: window,
+        last_arrival_seconds_ago: since_last,
+        ongoing,
+    })
 }
 
 /// Time until `current` reaches `limit` at `per_minute` new tasks per minute; `None` when the
@@ -176,5 +395,55 @@ mod tests {
         assert_eq!(time_to_exhaustion(10, None, 6.0), None);
         assert_eq!(time_to_exhaustion(10, Some(70), 0.0), None);
         assert_eq!(time_to_exhaustion(0, Some(u64::MAX), 1e-300), None);
+    }
+
+    fn near(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * b.abs()
+    }
+
+    #[test]
+    fn one_scan_rate_from_regular_arrivals() {
+        // 30 per minute for 2 minutes, the scan 1 s after the last.
+        let t: Vec<f64> = (0..60).map(|i| 1000.0 + i as f64 * 2.0).collect();
+        let e = estimate_rate(&t, 1119.0, TimeSource::StartTime).unwrap();
+        assert_eq!(e.method, RateMethod::LeastSquares);
+        assert!(near(e.per_minute, 30.0, 1e-9), "{e:?}");
+        assert_eq!(e.count, 60);
+        assert!(e.ongoing);
+        assert!(near(e.window_seconds, 119.0, 1e-9));
+        // One per minute: two zombies after two minutes, then three.
+        let e = estimate_rate(&[0.0, 60.0], 119.0, TimeSource::ExitTime).unwrap();
+        assert_eq!(e.method, RateMethod::Interval);
+        assert!(near(e.per_minute, 1.0, 1e-9) && e.ongoing);
+        let e = estimate_rate(&[0.0, 60.0, 120.0], 121.0, TimeSource::ExitTime).unwrap();
+        assert!(near(e.per_minute, 1.0, 1e-9) && e.ongoing);
+    }
+
+    #[test]
+    fn jittered_arrivals_and_stopped_leaks() {
+        // 6 per minute with +-2 s jitter: within 5%.
+        let t: Vec<f64> = (0..12)
+            .map(|i| i as f64 * 10.0 + if i % 2 == 0 { 2.0 } else { -2.0 })
+            .collect();
+        let e = estimate_rate(&t, 115.0, TimeSource::StartTime).unwrap();
+        assert!(near(e.per_minute, 6.0, 0.05), "{e:?}");
+        // The same leak stopped ten minutes ago: not ongoing.
+        let e = estimate_rate(&t, 700.0, TimeSource::StartTime).unwrap();
+        assert!(!e.ongoing, "{e:?}");
+        // A burst: 30 within 0.1 s, seen 60 s later.
+        let t: Vec<f64> = (0..30).map(|i| 50.0 + i as f64 * 0.003).collect();
+        let e = estimate_rate(&t, 110.0, TimeSource::StartTime).unwrap();
+        assert_eq!(e.method, RateMethod::Burst);
+        assert!(near(e.per_minute, 30.0, 0.01), "{e:?}");
+        // One zombie, 30 s old: one per 30 s at least.
+        let e = estimate_rate(&[70.0], 100.0, TimeSource::StartTime).unwrap();
+        assert_eq!(e.method, RateMethod::SinceOne);
+        assert!(near(e.per_minute, 2.0, 1e-9));
+        assert!(estimate_rate(&[], 1.0, TimeSource::StartTime).is_none());
+        // Only the last RATE_MAX_COUNT arrivals count: an old slow leak then a fast one.
+        let mut t: Vec<f64> = (0..100).map(|i| i as f64 * 30.0).collect();
+        t.extend((0..RATE_MAX_COUNT).map(|i| 3000.0 + i as f64));
+        let e = estimate_rate(&t, 3000.0 + RATE_MAX_COUNT as f64, TimeSource::StartTime).unwrap();
+        assert!(near(e.per_minute, 60.0, 1e-9), "{e:?}");
     }
 }

@@ -66,6 +66,14 @@ struct Common {
     /// Ignore zombies younger than SECONDS (transient ones a parent is about to reap).
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_secs, global = true)]
     min_age: f64,
+    /// Unhealthy (exit 1) when a leak still growing adds more than N zombies per minute (from
+    /// the zombies' exit or start times in one scan; `watch` refines it with the arrivals it sees).
+    #[arg(long, value_name = "PER_MINUTE", default_value_t = 1.0, value_parser = parse_secs, global = true)]
+    max_leak_rate: f64,
+    /// Zombies at most SECONDS old whose parent reaps (SIGCHLD handled or ignored, PID 1 of this
+    /// namespace, reaper, or seen reaping by `watch`) are transient: counted, not a leak.
+    #[arg(long, value_name = "SECONDS", default_value_t = procmodel::diagnose::TRANSIENT_SECONDS, value_parser = parse_secs, global = true)]
+    transient_age: f64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -165,6 +173,7 @@ fn config(c: &Common, detail: Detail) -> ScanConfig {
         sys_root: c.sys_root.clone(),
         pods_log_root: Some(c.pods_log_root.clone()),
         detail,
+        ..ScanConfig::default()
     }
 }
 
@@ -177,6 +186,8 @@ fn thresholds(c: &Common) -> Thresholds {
         max_zombies: c.max_zombies,
         max_pid_usage: c.max_pid_usage,
         min_age_seconds: c.min_age,
+        max_leak_rate: c.max_leak_rate,
+        transient_seconds: c.transient_age,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Human output.
 
 use crate::report::{human_duration, Report};
+use procmodel::tracker::{RateEstimate, RateMethod, TimeSource};
 use std::fmt::Write;
 
 /// ANSI styling, a no-op when colour is off.
@@ -68,15 +69,59 @@ fn table(rows: &[Vec<String>], indent: &str) -> String {
     out
 }
 
+/// `least-squares fit over the last 12 zombies' exit times (1m58s)`.
+fn rate_method(r: &RateEstimate) -> String {
+    let what = match r.source {
+        TimeSource::ExitTime => "exit times",
+        TimeSource::StartTime => "start times",
+        TimeSource::Observed => "arrivals seen by this watch",
+    };
+    let win = human_duration(r.window_seconds);
+    match r.method {
+        RateMethod::LeastSquares => format!(
+            "least-squares fit over the last {} zombies' {what}, {win} window",
+            r.count
+        ),
+        RateMethod::Interval => format!("interval between the last 2 zombies' {what}"),
+        RateMethod::SinceOne => format!("1 zombie in {win}, by its {what}"),
+        RateMethod::Burst => format!("{} zombies at once, {win} ago, by their {what}", r.count),
+        RateMethod::ObservedArrivals => format!("{} new in {win}, {what}", r.count),
+    }
+}
+
 /// The default report as text. `watch` adds rates and first-seen ages.
 pub fn human(r: &Report, st: Style, watch: bool) -> String {
     let mut o = String::new();
     let now = r.taken_at;
+    let transient = if r.transient_zombie_count > 0 {
+        let reasons: Vec<&str> = {
+            let mut v: Vec<&str> = r
+                .transient
+                .iter()
+                .filter_map(|t| t.reaping.map(|e| e.describe()))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        format!(
+            "{} transient zombie(s) not counted as a leak: at most {} old, and their parent reaps ({})",
+            r.transient_zombie_count,
+            human_duration(r.thresholds.transient_seconds),
+            reasons.join("; ")
+        )
+    } else {
+        String::new()
+    };
     if r.groups.is_empty() {
         let _ = writeln!(
             o,
             "{} ({} processes scanned{}).",
-            st.green("No zombies on this node"),
+            st.green(if r.transient_zombie_count > 0 {
+                "No leaking zombies on this node"
+            } else {
+                "No zombies on this node"
+            }),
             r.processes_scanned,
             if r.zombies_ignored_younger_than_min_age > 0 {
                 format!(
@@ -95,6 +140,9 @@ pub fn human(r: &Report, st: Style, watch: bool) -> String {
             r.groups.len(),
             r.processes_scanned
         );
+    }
+    if !transient.is_empty() {
+        let _ = writeln!(o, "{}", st.dim(&transient));
     }
     for g in &r.groups {
         let p = &g.parent;
@@ -130,8 +178,37 @@ pub fn human(r: &Report, st: Style, watch: bool) -> String {
             );
         }
         let _ = writeln!(o, "  zombies:   {}", g.names);
-        if let Some(rate) = g.new_per_minute {
-            let _ = writeln!(o, "  leak rate: {rate:.2} new zombies/min");
+        if let Some(rate) = &g.rate {
+            if rate.ongoing {
+                let _ = writeln!(
+                    o,
+                    "  leak rate: {:.2} new zombies/min ({})",
+                    rate.per_minute,
+                    rate_method(rate)
+                );
+            } else {
+                let _ = writeln!(
+                    o,
+                    "  leak rate: stopped: the last zombie came {} ago (it was {:.2}/min: {})",
+                    human_duration(rate.last_arrival_seconds_ago),
+                    rate.per_minute,
+                    rate_method(rate)
+                );
+            }
+        }
+        if let Some(e) = g.exhaustion.as_ref().filter(|e| e.per_minute > 0.0) {
+            let _ = writeln!(
+                o,
+                "  exhausts:  {} ({} of {} pids) {}",
+                e.limit_of,
+                e.current,
+                e.limit,
+                match e.seconds {
+                    Some(s) if s <= 0.0 => "now: at its limit".to_string(),
+                    Some(s) => format!("in {} at {:.2}/min", human_duration(s), e.per_minute),
+                    None => "never at this rate".into(),
+                }
+            );
         }
         let _ = writeln!(o, "  {}     {}", st.yellow("cause:"), g.explanation);
         let _ = writeln!(o, "  {}       {}", st.green("fix:"), g.fix);
@@ -150,10 +227,11 @@ pub fn human(r: &Report, st: Style, watch: bool) -> String {
                 (Some(_), false) => "unknown".into(),
                 (None, _) => "-".into(),
             };
-            let age = z
-                .max_age_seconds
-                .map(|a| format!("≤{}", human_duration(a)))
-                .unwrap_or_else(|| "-".into());
+            let age = match (z.zombie_age_seconds, z.age_source) {
+                (Some(a), Some(TimeSource::ExitTime)) => human_duration(a),
+                (Some(a), _) => format!("≤{}", human_duration(a)),
+                _ => "-".into(),
+            };
             let last = if watch {
                 z.first_seen
                     .map(|f| format!("{} ago", human_duration(now - f)))
@@ -196,7 +274,7 @@ pub fn human(r: &Report, st: Style, watch: bool) -> String {
     if let Some(rate) = n.new_per_minute {
         let _ = writeln!(
             o,
-            "        {rate:.2} new zombies/min; exhaustion in {}",
+            "        leaks add {rate:.2} zombies/min; node exhaustion in {}",
             n.seconds_to_exhaustion
                 .map(human_duration)
                 .unwrap_or_else(|| "never at this rate".into())
@@ -211,10 +289,8 @@ pub fn human(r: &Report, st: Style, watch: bool) -> String {
             "ZOMBIES".into(),
             "REFUSED".into(),
         ]];
-        if watch {
-            rows[0].push("RATE/MIN".into());
-            rows[0].push("EXHAUSTED IN".into());
-        }
+        rows[0].push("RATE/MIN".into());
+        rows[0].push("EXHAUSTED IN".into());
         for s in &r.budget.scopes {
             let mut row = vec![
                 s.label.clone(),
@@ -232,18 +308,17 @@ pub fn human(r: &Report, st: Style, watch: bool) -> String {
                 format!("{} ({})", s.zombies, pct(s.zombie_share)),
                 opt(s.forks_refused),
             ];
-            if watch {
-                row.push(
-                    s.new_per_minute
-                        .map(|r| format!("{r:.2}"))
-                        .unwrap_or_else(|| "-".into()),
-                );
-                row.push(
-                    s.seconds_to_exhaustion
-                        .map(human_duration)
-                        .unwrap_or_else(|| "-".into()),
-                );
-            }
+            row.push(
+                s.new_per_minute
+                    .map(|r| format!("{r:.2}"))
+                    .unwrap_or_else(|| "-".into()),
+            );
+            row.push(match (s.seconds_to_exhaustion, s.max) {
+                (Some(t), _) if t <= 0.0 => "now".into(),
+                (Some(t), _) => human_duration(t),
+                (None, None) => "no limit".into(),
+                (None, Some(_)) => "never".into(),
+            });
             rows.push(row);
         }
         o.push_str(&table(&rows, "  "));

@@ -3,7 +3,9 @@
 use procmodel::cgroup::Attribution;
 use procmodel::diagnose::{self, Cause};
 use procmodel::scan::printable;
-use procmodel::tracker::{time_to_exhaustion, ZombieKey, ZombieTracker};
+use procmodel::tracker::{
+    estimate_rate, time_to_exhaustion, RateEstimate, TimeSource, ZombieKey, ZombieTracker,
+};
 use procmodel::{CgroupPids, PodRef, Process, ScopeKind, Snapshot};
 use serde::Serialize;
 
@@ -15,6 +17,10 @@ pub struct Thresholds {
     pub max_zombies: Option<u64>,
     pub max_pid_usage: f64,
     pub min_age_seconds: f64,
+    /// Unhealthy when an ongoing leak grows faster than this many zombies per minute.
+    pub max_leak_rate: f64,
+    /// Zombies of a reaping parent at most this old are transient (not a leak).
+    pub transient_seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -25,12 +31,39 @@ pub struct Report {
     pub thresholds: Thresholds,
     pub violations: Vec<String>,
     pub processes_scanned: usize,
+    /// Leaking zombies (those of `groups`).
     pub zombie_count: usize,
     pub zombies_ignored_younger_than_min_age: usize,
+    /// Young zombies of parents that reap: counted, not a leak, no parent named for them.
+    pub transient_zombie_count: usize,
+    /// Up to 20 of them.
+    pub transient: Vec<TransientOut>,
     pub groups: Vec<Group>,
     pub budget: Budget,
     pub read_errors: ReadErrorsOut,
     pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TransientOut {
+    pub pid: i32,
+    pub name: String,
+    pub ppid: i32,
+    pub age_seconds: Option<f64>,
+    pub age_source: Option<TimeSource>,
+    pub reaping: Option<diagnose::ReapingEvidence>,
+}
+
+/// The tightest PID limit a leak runs into, and when.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExhaustionOut {
+    /// `node` or the scope's label.
+    pub limit_of: String,
+    pub current: u64,
+    pub limit: u64,
+    /// New tasks per minute counted against that limit (the leaks inside it).
+    pub per_minute: f64,
+    pub seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,6 +85,8 @@ pub struct ParentOut {
     pub is_ns_init: bool,
     pub is_container_init: Option<bool>,
     pub handles_sigchld: Option<bool>,
+    /// PID 1 is reaper injected by the runtime wrapper reaper-oci.
+    pub reaper_injected: bool,
     pub visible: bool,
     #[serde(flatten)]
     pub owner: Owner,
@@ -67,6 +102,9 @@ pub struct ZombieOut {
     pub exit_status_reliable: bool,
     pub started_at: Option<f64>,
     pub max_age_seconds: Option<f64>,
+    /// How long it has been a zombie: exact from its exit time, else the start-time bound.
+    pub zombie_age_seconds: Option<f64>,
+    pub age_source: Option<TimeSource>,
     pub first_seen: Option<f64>,
     #[serde(flatten)]
     pub owner: Owner,
@@ -82,6 +120,10 @@ pub struct Group {
     pub explanation: String,
     pub fix: String,
     pub new_per_minute: Option<f64>,
+    /// How `new_per_minute` was estimated (method, source, count, window).
+    pub rate: Option<RateEstimate>,
+    /// The tightest limit this leak exhausts first.
+    pub exhaustion: Option<ExhaustionOut>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -135,7 +177,7 @@ pub struct ReadErrorsOut {
 fn owner(snap: &Snapshot, p: &Process) -> Owner {
     let a = p.attribution.clone();
     Owner {
-        pod: a.as_ref().and_then(|a| snap.pod_of(a).cloned()),
+        pod: a.as_ref().and_then(|a| diagnose::pod_of(snap, a).cloned()),
         container: a.filter(|a| !a.is_host()),
         cgroup: p.cgroup_path().map(str::to_string),
         label: diagnose::container_label(snap, p),
@@ -153,6 +195,9 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
     };
     let mut ignored = 0;
     let mut groups = Vec::new();
+    let mut transient = Vec::new();
+    let mut transient_count = 0;
+    let now = procmodel::scan::unix_seconds(snap.taken_at);
     for g in snap.zombie_groups() {
         let kept: Vec<i32> = g
             .zombies
@@ -173,6 +218,30 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
             parent: g.parent,
             zombies: kept,
         };
+        let reaped = tracker.is_some_and(|t| t.has_reaped(g.parent));
+        let split = diagnose::split_transient(snap, &g, reaped, th.transient_seconds);
+        for &z in &split.transient {
+            transient_count += 1;
+            let Some(p) = snap.process(z) else { continue };
+            if transient.len() < 20 {
+                let age = snap.zombie_age(p);
+                transient.push(TransientOut {
+                    pid: p.pid,
+                    name: p.name(),
+                    ppid: p.ppid,
+                    age_seconds: age.map(|a| a.0),
+                    age_source: age.map(|a| a.1),
+                    reaping: split.reaping,
+                });
+            }
+        }
+        if split.leaks.is_empty() {
+            continue;
+        }
+        let g = procmodel::ZombieGroup {
+            parent: g.parent,
+            zombies: split.leaks,
+        };
         let d = diagnose::diagnose(snap, &g);
         let zs: Vec<&Process> = g.zombies.iter().filter_map(|&z| snap.process(z)).collect();
         let parent = match snap.process(g.parent) {
@@ -185,6 +254,7 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
                 is_ns_init: p.is_ns_init(),
                 is_container_init: p.is_container_init(),
                 handles_sigchld: p.handles_sigchld(),
+                reaper_injected: diagnose::is_reaper_injected(p),
                 visible: true,
                 owner: owner(snap, p),
             },
@@ -197,6 +267,7 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
                 is_ns_init: false,
                 is_container_init: None,
                 handles_sigchld: None,
+                reaper_injected: false,
                 visible: false,
                 owner: Owner {
                     container: None,
@@ -208,26 +279,37 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
         };
         let zombies = zs
             .iter()
-            .map(|z| ZombieOut {
-                pid: z.pid,
-                ns_pid: z.ns_pid(),
-                name: z.name(),
-                uid: z.uid,
-                exit_status: z.exit_status(),
-                exit_status_reliable: snap.exit_code_reliable(z),
-                started_at: snap.started_at(z),
-                max_age_seconds: snap.age_seconds(z),
-                first_seen: tracker
-                    .and_then(|t| {
-                        t.seen(&ZombieKey {
-                            pid: z.pid,
-                            start_ticks: z.start_ticks,
+            .map(|z| {
+                let age = snap.zombie_age(z);
+                ZombieOut {
+                    pid: z.pid,
+                    ns_pid: z.ns_pid(),
+                    name: z.name(),
+                    uid: z.uid,
+                    exit_status: z.exit_status(),
+                    exit_status_reliable: snap.exit_code_reliable(z),
+                    started_at: snap.started_at(z),
+                    max_age_seconds: snap.age_seconds(z),
+                    zombie_age_seconds: age.map(|a| a.0),
+                    age_source: age.map(|a| a.1),
+                    first_seen: tracker
+                        .and_then(|t| {
+                            t.seen(&ZombieKey {
+                                pid: z.pid,
+                                start_ticks: z.start_ticks,
+                            })
                         })
-                    })
-                    .map(|s| procmodel::scan::unix_seconds(s.first_seen)),
-                owner: owner(snap, z),
+                        .map(|s| procmodel::scan::unix_seconds(s.first_seen)),
+                    owner: owner(snap, z),
+                }
             })
             .collect();
+        let rate = group_rate(
+            snap,
+            &zs,
+            now,
+            tracker.and_then(|t| t.observed_for_parent(g.parent, 30.0)),
+        );
         groups.push(Group {
             parent,
             zombie_count: zs.len(),
@@ -236,13 +318,16 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
             cause: d.cause,
             explanation: d.explanation,
             fix: d.fix,
-            new_per_minute: tracker.map(|t| t.rate_for_parent(g.parent)),
+            new_per_minute: rate.map(|r| if r.ongoing { r.per_minute } else { 0.0 }),
+            rate,
+            exhaustion: None,
         });
     }
     let zombie_count: usize = groups.iter().map(|g| g.zombie_count).sum();
 
     let b = &snap.budget;
-    let node_rate = tracker.map(|t| t.rate_total());
+    // Only ongoing leaks grow: the node's rate is the sum of theirs.
+    let node_rate = Some(groups.iter().filter_map(|g| g.new_per_minute).sum::<f64>());
     let node = NodeOut {
         tasks: b.tasks(),
         loadavg_tasks: b.loadavg_tasks,
@@ -262,8 +347,11 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
         .cgroups
         .iter()
         .filter(|c| c.kind != ScopeKind::Other || c.max.is_some())
-        .map(|c| scope_out(snap, c, tracker))
+        .map(|c| scope_out(snap, c, &groups))
         .collect();
+    for g in groups.iter_mut() {
+        g.exhaustion = tightest(g, &scopes, &node);
+    }
 
     let mut violations = Vec::new();
     if let Some(max) = th.max_zombies {
@@ -279,6 +367,17 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
                 node.limit.unwrap_or(0),
                 u * 100.0,
                 th.max_pid_usage
+            ));
+        }
+    }
+    for g in &groups {
+        let Some(r) = g.rate.filter(|r| r.ongoing) else {
+            continue;
+        };
+        if r.per_minute > th.max_leak_rate {
+            violations.push(format!(
+                "{} (pid {}) in {} leaks {:.1} zombies/min > --max-leak-rate {}",
+                g.parent.name, g.parent.pid, g.parent.owner.label, r.per_minute, th.max_leak_rate
             ));
         }
     }
@@ -355,6 +454,8 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
         processes_scanned: snap.processes.len(),
         zombie_count,
         zombies_ignored_younger_than_min_age: ignored,
+        transient_zombie_count: transient_count,
+        transient,
         groups,
         budget: Budget { node, scopes },
         read_errors: ReadErrorsOut {
@@ -367,9 +468,81 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
     }
 }
 
-fn scope_out(snap: &Snapshot, c: &CgroupPids, tracker: Option<&ZombieTracker>) -> ScopeOut {
+fn group_rate(
+    snap: &Snapshot,
+    zs: &[&Process],
+    now: f64,
+    observed: Option<RateEstimate>,
+) -> Option<RateEstimate> {
+    // `watch` refines the one-scan estimate with the arrivals it saw, once it has watched long
+    // enough (the caller asks for 30 s at least).
+    if observed.is_some() {
+        return observed;
+    }
+    let arrivals: Vec<(f64, TimeSource)> = zs.iter().filter_map(|z| snap.arrival_time(z)).collect();
+    // One source for the whole fit: exit times when every zombie has one.
+    let source = if arrivals.iter().all(|a| a.1 == TimeSource::ExitTime) {
+        TimeSource::ExitTime
+    } else {
+        TimeSource::StartTime
+    };
+    let times: Vec<f64> = if source == TimeSource::ExitTime {
+        arrivals.iter().map(|a| a.0).collect()
+    } else {
+        zs.iter().filter_map(|z| snap.started_at(z)).collect()
+    };
+    estimate_rate(&times, now, source)
+}
+
+/// Whether cgroup `scope` is `path` or one of its ancestors.
+fn contains(scope: &str, path: &str) -> bool {
+    let s = scope.trim_end_matches('/');
+    path == s || path.starts_with(&format!("{s}/"))
+}
+
+fn tightest(g: &Group, scopes: &[ScopeOut], node: &NodeOut) -> Option<ExhaustionOut> {
+    let mut best: Option<ExhaustionOut> = None;
+    let mut consider = |e: ExhaustionOut| {
+        let key = |e: &ExhaustionOut| e.seconds.unwrap_or(f64::INFINITY);
+        if best.as_ref().is_none_or(|b| key(&e) < key(b)) {
+            best = Some(e);
+        }
+    };
+    for s in scopes {
+        let (Some(cur), Some(max), Some(rate)) = (s.current, s.max, s.new_per_minute) else {
+            continue;
+        };
+        if !g.zombies.iter().any(|z| {
+            z.owner
+                .cgroup
+                .as_deref()
+                .is_some_and(|c| contains(&s.path, c))
+        }) {
+            continue;
+        }
+        consider(ExhaustionOut {
+            limit_of: s.label.clone(),
+            current: cur,
+            limit: max,
+            per_minute: rate,
+            seconds: s.seconds_to_exhaustion,
+        });
+    }
+    if let (Some(limit), Some(rate)) = (node.limit, node.new_per_minute) {
+        consider(ExhaustionOut {
+            limit_of: "node".into(),
+            current: node.tasks,
+            limit,
+            per_minute: rate,
+            seconds: node.seconds_to_exhaustion,
+        });
+    }
+    best
+}
+
+fn scope_out(snap: &Snapshot, c: &CgroupPids, groups: &[Group]) -> ScopeOut {
     let a = &c.attribution;
-    let pod = snap.pod_of(a).cloned();
+    let pod = diagnose::pod_of(snap, a).cloned();
     // The pod and container parts are diagnose::container_label's; the rest is the scope's
     // own: an unnamed pod reads `pod uid <uid>` (no ` (static)`, `?` without a uid), a
     // container's unnamed pod is left out, and any other cgroup is shown by its path.
@@ -380,7 +553,7 @@ fn scope_out(snap: &Snapshot, c: &CgroupPids, tracker: Option<&ZombieTracker>) -
         },
         ScopeKind::Container => {
             let id = a.container_id.as_deref().unwrap_or("");
-            let container = diagnose::container_id_label(a, id);
+            let container = diagnose::container_id_label(a, id, snap.container_name(a));
             match &pod {
                 Some(p) => format!("{} {container}", diagnose::pod_label(p)),
                 None => container,
@@ -388,7 +561,25 @@ fn scope_out(snap: &Snapshot, c: &CgroupPids, tracker: Option<&ZombieTracker>) -
         }
         ScopeKind::Other => format!("cgroup {}", printable(c.path.as_bytes())),
     };
-    let rate = tracker.map(|t| t.rate_for_cgroup(&c.path));
+    // Each ongoing leak counts in this scope for the share of its zombies inside it.
+    let mut rate = 0.0;
+    for g in groups {
+        let Some(r) = g.new_per_minute else { continue };
+        let inside = g
+            .zombies
+            .iter()
+            .filter(|z| {
+                z.owner
+                    .cgroup
+                    .as_deref()
+                    .is_some_and(|p| contains(&c.path, p))
+            })
+            .count();
+        if inside > 0 {
+            rate += r * inside as f64 / g.zombies.len() as f64;
+        }
+    }
+    let rate = Some(rate);
     ScopeOut {
         path: c.path.clone(),
         version: c.version,
@@ -433,12 +624,18 @@ pub fn one_line(r: &Report, max: usize) -> String {
             r.violations.first().cloned().unwrap_or_default(),
             top.unwrap_or_default()
         )
-    } else if r.zombie_count == 0 {
+    } else if r.zombie_count == 0 && r.transient_zombie_count == 0 {
         format!("OK: no zombies; node pids {usage} used")
+    } else if r.zombie_count == 0 {
+        format!(
+            "OK: no leak ({} transient zombies being reaped); node pids {usage} used",
+            r.transient_zombie_count
+        )
     } else {
         format!(
-            "OK: {} zombies (under threshold); node pids {usage} used",
-            r.zombie_count
+            "OK: {} zombies, {:.1}/min (under thresholds); node pids {usage} used",
+            r.zombie_count,
+            node.new_per_minute.unwrap_or(0.0)
         )
     };
     truncate(&line, max)

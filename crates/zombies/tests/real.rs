@@ -224,6 +224,7 @@ fn fake_proc_tree_counts_unreadable_entries() {
         sys_root: dir.join("nosys"),
         pods_log_root: None,
         detail: Detail::Zombies,
+        state_root: None,
     })
     .unwrap();
     assert_eq!(snap.processes.len(), 4);
