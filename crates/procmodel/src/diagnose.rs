@@ -439,7 +439,12 @@ pub fn pod_label(pod: &PodRef) -> String {
 /// when the runtime's name is known, else `container <runtime> <12-char id>`, or `conmon of
 /// container ...` for its conmon (`?` for an unknown runtime).
 pub fn container_id_label(a: &Attribution, id: &str, name: Option<&ContainerName>) -> String {
-    let rt = a.runtime.map(|r| r.as_str()).unwrap_or("?");
+    // The name's source may tell the runtime a bare cgroupfs id does not.
+    let rt = match (a.runtime, name.and_then(|n| n.runtime)) {
+        (Some(Runtime::ContainerdOrDocker) | None, Some(r)) => r.as_str(),
+        (Some(r), _) => r.as_str(),
+        (None, None) => "?",
+    };
     let what = if a.conmon {
         "conmon of container"
     } else {

@@ -46,6 +46,8 @@ pub struct ContainerName {
     pub pod: Option<PodRef>,
     /// Where the name came from.
     pub source: NameSource,
+    /// The runtime the source belongs to, when it tells (a bare id in a cgroupfs path does not).
+    pub runtime: Option<Runtime>,
 }
 
 /// One container id to name.
@@ -115,12 +117,14 @@ pub fn from_conmon_args(args: &[Vec<u8>]) -> Option<(String, ContainerName)> {
                 name: parts[2].to_string(),
             }),
             source: NameSource::ConmonArgs,
+            runtime: Some(Runtime::Crio),
         }
     } else {
         ContainerName {
             name,
             pod: None,
             source: NameSource::ConmonArgs,
+            runtime: Some(Runtime::Podman),
         }
     };
     Some((id, cn))
@@ -163,6 +167,11 @@ pub fn from_cri_config(v: &serde_json::Value) -> Option<ContainerName> {
             get("io.kubernetes.pod.namespace"),
         ),
     };
+    let runtime = if ann.get("io.kubernetes.cri.container-name").is_some() {
+        Runtime::Containerd
+    } else {
+        Runtime::Crio
+    };
     Some(ContainerName {
         name,
         pod: match (pod, ns) {
@@ -170,6 +179,7 @@ pub fn from_cri_config(v: &serde_json::Value) -> Option<ContainerName> {
             _ => None,
         },
         source: NameSource::CriState,
+        runtime: Some(runtime),
     })
 }
 
@@ -237,6 +247,7 @@ pub fn resolve(
                         name: n.clone(),
                         pod: None,
                         source: NameSource::PodmanState,
+                        runtime: Some(Runtime::Podman),
                     },
                 );
             }
@@ -278,6 +289,7 @@ pub fn resolve(
                             name,
                             pod: None,
                             source: NameSource::DockerState,
+                            runtime: Some(Runtime::Docker),
                         },
                     );
                 }
@@ -302,6 +314,7 @@ pub fn resolve(
                                 name: c.to_string(),
                                 pod: None,
                                 source: NameSource::PodLogs,
+                                runtime: None,
                             });
                         }
                     }
@@ -337,6 +350,7 @@ pub fn resolve(
                         name: only.clone(),
                         pod: None,
                         source: NameSource::PodLogs,
+                        runtime: None,
                     },
                 );
             }

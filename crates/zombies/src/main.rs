@@ -57,6 +57,10 @@ struct Common {
         global = true
     )]
     pods_log_root: PathBuf,
+    /// Root under which container runtimes keep their state (podman's containers.json, Docker's
+    /// config.v2.json, the CRI's bundles), read to name containers as the runtime does.
+    #[arg(long, value_name = "DIR", default_value = "/", global = true)]
+    runtime_state_root: PathBuf,
     /// Unhealthy (exit 1) when more than N zombies are found.
     #[arg(long, value_name = "N", global = true)]
     max_zombies: Option<u64>,
@@ -68,7 +72,7 @@ struct Common {
     min_age: f64,
     /// Unhealthy (exit 1) when a leak still growing adds more than N zombies per minute (from
     /// the zombies' exit or start times in one scan; `watch` refines it with the arrivals it sees).
-    #[arg(long, value_name = "PER_MINUTE", default_value_t = 1.0, value_parser = parse_secs, global = true)]
+    #[arg(long, value_name = "PER_MINUTE", default_value_t = 1.0, value_parser = parse_rate, global = true)]
     max_leak_rate: f64,
     /// Zombies at most SECONDS old whose parent reaps (SIGCHLD handled or ignored, PID 1 of this
     /// namespace, reaper, or seen reaping by `watch`) are transient: counted, not a leak.
@@ -128,6 +132,15 @@ fn parse_secs(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a number of zombies per minute >= 0 (e.g. 1, or 0 to fail on any growing leak)"
+        )),
+    }
+}
+
 fn parse_interval(s: &str) -> Result<f64, String> {
     // At most a year: Duration::from_secs_f64 panics on values beyond its range.
     match s.parse::<f64>() {
@@ -173,7 +186,7 @@ fn config(c: &Common, detail: Detail) -> ScanConfig {
         sys_root: c.sys_root.clone(),
         pods_log_root: Some(c.pods_log_root.clone()),
         detail,
-        ..ScanConfig::default()
+        state_root: Some(c.runtime_state_root.clone()),
     }
 }
 
