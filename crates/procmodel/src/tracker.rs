@@ -273,8 +273,9 @@ pub struct RateEstimate {
     pub window_seconds: f64,
     /// Seconds since the latest arrival.
     pub last_arrival_seconds_ago: f64,
-    /// The leak still runs: the latest arrival is no older than three mean intervals (at least
-    /// 30 s). A stopped leak does not count toward exhaustion.
+    /// The leak still runs: two or more distinct arrivals, the latest no older than three mean
+    /// intervals (at least 30 s). A stopped leak, a single zombie or a single burst does not
+    /// count toward exhaustion or `--max-leak-rate`.
     pub ongoing: bool,
 }
 
@@ -352,8 +353,10 @@ pub fn estimate_rate(times: &[f64], now: f64, source: TimeSource) -> Option<Rate
         }
         (sxy / sxx, RateMethod::LeastSquares)
     };
+    // One arrival, or one burst, is not yet a growing leak: a rate needs two distinct arrivals
+    // (`watch` sees the next ones).
     let ongoing = match method {
-        RateMethod::SinceOne | RateMethod::Burst => since_last <= 30.0_f64.max(window / 2.0),
+        RateMethod::SinceOne | RateMethod::Burst => false,
         _ => since_last <= (3.0 / per_second).max(30.0),
     };
     Some(RateEstimate {

@@ -25,6 +25,10 @@ pub type Key = (String, String, String);
 /// Limits of the cgroup walk, so that a strange tree cannot make a scrape unbounded.
 const MAX_CGROUP_DIRS: usize = 20_000;
 const MAX_CONTAINER_LOGS: usize = 20_000;
+/// Series of podman/Docker containers outside any pod (`namespace=""`, `pod=""`, `container` =
+/// the runtime's name) are made only for containers that hold zombies, at most this many per
+/// scrape; the zombies of any further container count in the outside-any-pod bucket.
+pub const MAX_RUNTIME_CONTAINER_SERIES: usize = 100;
 
 /// How a scrape counts zombies (`--scan`).
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -344,14 +348,41 @@ impl Collector {
             return Key::default();
         };
         let Some(uid) = &a.pod_uid else {
-            return Key::default();
+            // A podman or Docker container outside any pod: named as its runtime does.
+            return match (&a.container_id, a.conmon) {
+                (Some(id), false) => (
+                    String::new(),
+                    String::new(),
+                    snap.container_name(a)
+                        .map(|n| n.name.clone())
+                        .unwrap_or_else(|| short_id(id)),
+                ),
+                _ => Key::default(),
+            };
         };
         let (ns, pod) = Self::pod_names(&snap.pods, uid);
         let container = match (&a.container_id, a.conmon) {
-            (Some(id), false) => names.get(id).cloned().unwrap_or_else(|| short_id(id)),
+            (Some(id), false) => names
+                .get(id)
+                .cloned()
+                .or_else(|| snap.container_name(a).map(|n| n.name.clone()))
+                .unwrap_or_else(|| short_id(id)),
             _ => String::new(),
         };
         (ns, pod, container)
+    }
+
+    /// Keeps a zombie's key, or folds a runtime container beyond the series cap into the
+    /// outside-any-pod bucket.
+    fn capped(key: Key, runtime_series: &mut BTreeSet<String>) -> Key {
+        if !key.0.is_empty() || !key.1.is_empty() || key.2.is_empty() {
+            return key;
+        }
+        if runtime_series.contains(&key.2) || runtime_series.len() < MAX_RUNTIME_CONTAINER_SERIES {
+            runtime_series.insert(key.2.clone());
+            return key;
+        }
+        Key::default()
     }
 
     /// Computes the families (all but the scrape mode and duration) from one full scan.
@@ -371,8 +402,12 @@ impl Collector {
         let mut zombies = Self::known_series(&snap.pods, kube, names);
         let mut seen = HashMap::with_capacity(snap.zombies.len());
         let mut oldest: BTreeMap<(String, String), f64> = BTreeMap::new();
+        let mut runtime_series = BTreeSet::new();
         for z in snap.zombie_processes() {
-            let key = Self::key_of(snap, names, z.attribution.as_ref());
+            let key = Self::capped(
+                Self::key_of(snap, names, z.attribution.as_ref()),
+                &mut runtime_series,
+            );
             let id = (z.pid, z.start_ticks);
             let pod = (key.0.clone(), key.1.clone());
             let first = match self.seen.get(&id) {
@@ -441,9 +476,22 @@ impl Collector {
         let mut kube = KubeCgroups::default();
         let mut pod_z: BTreeMap<String, u64> = BTreeMap::new();
         let mut cont_z: BTreeMap<(String, String), u64> = BTreeMap::new();
+        // podman/Docker containers outside any pod that hold zombies, by id.
+        let mut runtime_z: BTreeMap<String, (u64, Option<cgroup::Runtime>)> = BTreeMap::new();
         for (i, c) in acct.cgroups.iter().enumerate() {
             let a = &attr[i];
-            let Some(uid) = &a.pod_uid else { continue };
+            let Some(uid) = &a.pod_uid else {
+                if let (Some(id), false) = (&a.container_id, a.conmon) {
+                    let top = c
+                        .parent
+                        .is_none_or(|p| attr[p].container_id.as_deref() != Some(id.as_str()));
+                    let z = acct.zombies(i).unwrap_or(0);
+                    if top && z > 0 {
+                        runtime_z.entry(id.clone()).or_insert((0, a.runtime)).0 += z;
+                    }
+                }
+                continue;
+            };
             let z = acct.zombies(i).unwrap_or(0);
             match (&a.container_id, a.conmon) {
                 (None, _) => {
@@ -486,6 +534,35 @@ impl Collector {
             let (ns, pod) = Self::pod_names(&pods_names, uid);
             let c = names.get(id).cloned().unwrap_or_else(|| short_id(id));
             *zombies.entry((ns, pod, c)).or_default() += n;
+        }
+        let wanted: Vec<procmodel::naming::Wanted<'_>> = runtime_z
+            .iter()
+            .map(|(id, (_, rt))| procmodel::naming::Wanted {
+                id,
+                runtime: *rt,
+                pod_uid: None,
+            })
+            .collect();
+        let runtime_names = procmodel::naming::resolve(
+            &wanted,
+            &[],
+            self.cfg
+                .state_root
+                .as_deref()
+                .unwrap_or(Path::new("/nonexistent")),
+            None,
+        );
+        let mut runtime_series = BTreeSet::new();
+        for (id, (n, _)) in &runtime_z {
+            let name = runtime_names
+                .get(id)
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| short_id(id));
+            let key = Self::capped((String::new(), String::new(), name), &mut runtime_series);
+            if key != Key::default() {
+                in_pods += n;
+                *zombies.entry(key).or_default() += n;
+            }
         }
         *zombies.entry(Key::default()).or_default() += acct.node_zombies().saturating_sub(in_pods);
 
