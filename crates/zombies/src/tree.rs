@@ -39,7 +39,16 @@ pub fn chains(snap: &Snapshot, pid: Option<i32>) -> Result<Vec<Vec<Hop>>, String
                     name: p.name(),
                     state: (p.state as char).to_string(),
                     zombie: p.is_zombie(),
-                    container: container_label(snap, p),
+                    container: if p.is_container_init() == Some(true)
+                        && procmodel::diagnose::is_reaper_injected(p)
+                    {
+                        format!(
+                            "{}, PID 1 is reaper injected by reaper-oci",
+                            container_label(snap, p)
+                        )
+                    } else {
+                        container_label(snap, p)
+                    },
                 })
                 .collect();
             c.reverse();

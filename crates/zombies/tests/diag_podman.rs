@@ -1,0 +1,179 @@
+//! Incident 2 on a real podman container: a PID 1 that never waits (`busybox sleep`) and a loop of
+//! `podman exec` probes each leaving an orphan. `zombies` names the container as podman does,
+//! estimates the leak rate from one scan and the time to the container's `--pids-limit`, fails
+//! `check` on its default thresholds, never names the host's init for the `conmon` zombies each
+//! exec leaves for a moment, gives the podman fix, and `zombies serve` labels the series with the
+//! container's name (full scan and accounting).
+mod serve_support;
+
+use serve_support::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn podman(args: &[&str]) -> Output {
+    Command::new(require_tool("podman"))
+        .env(
+            "CONTAINERS_CONF",
+            repo().join("deploy/podman/containers.conf"),
+        )
+        .args(args)
+        .output()
+        .expect("run podman")
+}
+
+fn podman_ok(args: &[&str]) -> String {
+    let out = podman(args);
+    assert!(
+        out.status.success(),
+        "podman {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+struct Cleanup {
+    container: String,
+    image: String,
+    ctx: PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = podman(&["rm", "-f", "-t", "0", &self.container]);
+        let _ = podman(&["rmi", "-f", &self.image]);
+        let _ = std::fs::remove_dir_all(&self.ctx);
+    }
+}
+
+fn build_image(ctx: &Path, tag: &str) {
+    let bin = ctx.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(require_tool("busybox"), bin.join("busybox")).unwrap();
+    for applet in ["sh", "sleep"] {
+        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+    }
+    std::fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY bin /bin\n").unwrap();
+    podman_ok(&["build", "-q", "-t", tag, ctx.to_str().unwrap()]);
+}
+
+fn report(extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(extra);
+    let out = Command::new(zombies_bin()).args(&a).output().unwrap();
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), v)
+}
+
+fn group<'a>(v: &'a serde_json::Value, pid: i32) -> Option<&'a serde_json::Value> {
+    v["groups"]
+        .as_array()?
+        .iter()
+        .find(|g| g["parent"]["pid"] == pid)
+}
+
+const PROBES: u64 = 8;
+
+#[test]
+fn podman_exec_probe_leak_named_rated_checked_and_labelled() {
+    assert_eq!(unsafe { libc::geteuid() }, 0, "rootful podman needed");
+    let name = unique("zombies-diag");
+    let image = format!("localhost/{name}:latest");
+    let ctx = std::env::temp_dir().join(format!("{name}-ctx"));
+    let _cleanup = Cleanup {
+        container: name.clone(),
+        image: image.clone(),
+        ctx: ctx.clone(),
+    };
+    build_image(&ctx, &image);
+    let id = podman_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--pids-limit",
+        "64",
+        &image,
+        "/bin/sleep",
+        "3600",
+    ]);
+    let pid1: i32 = podman_ok(&["inspect", "--format", "{{.State.Pid}}", &name])
+        .parse()
+        .unwrap();
+
+    // The probes; between them, scans while each exec's conmon may still be a zombie of the
+    // host's init: that init must never be named.
+    let mut transient_seen = 0;
+    for k in 1..=PROBES {
+        let _ = podman(&[
+            "exec",
+            &name,
+            "/bin/sh",
+            "-c",
+            "sleep 0.05 </dev/null >/dev/null 2>&1 & exit 0",
+        ]);
+        let (_, v) = report(&[]);
+        assert!(
+            group(&v, 1).is_none(),
+            "the host's init named as a culprit after probe {k}: {:#}",
+            group(&v, 1).unwrap()
+        );
+        transient_seen += v["transient_zombie_count"].as_u64().unwrap();
+    }
+    eprintln!("transient zombies seen during the probes: {transient_seen}");
+
+    let v = poll(
+        60.0,
+        "one zombie per probe under the container's PID 1",
+        || {
+            let (_, v) = report(&[]);
+            (group(&v, pid1)?["zombie_count"].as_u64()? == PROBES).then_some(v)
+        },
+    );
+    let g = group(&v, pid1).unwrap();
+    let label = format!("container podman {name} ({})", &id[..12]);
+    assert_eq!(g["parent"]["label"], label.as_str());
+    assert_eq!(g["cause"], "exec_orphans");
+    assert_eq!(g["parent"]["reaper_injected"], false);
+    let fix = g["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("podman run --init --init-path") && fix.contains("reaper-oci"),
+        "{fix}"
+    );
+    // The rate from this one scan: 8 arrivals, fitted.
+    let r = &g["rate"];
+    assert_eq!(r["method"], "least_squares", "{r}");
+    assert_eq!(r["count"], PROBES);
+    assert!(
+        r["source"] == "exit_time" || r["source"] == "start_time",
+        "{r}"
+    );
+    assert!(g["new_per_minute"].as_f64().unwrap() > 1.0, "{r}");
+    // 9 of 64 pids: the container's limit is exhausted long before the node's.
+    let e = &g["exhaustion"];
+    assert_eq!(e["limit_of"], label.as_str(), "{e}");
+    assert_eq!(e["limit"], 64);
+    assert!(e["seconds"].as_f64().unwrap() > 0.0, "{e}");
+    // check fails on the default thresholds (a growing leak).
+    let out = Command::new(zombies_bin()).arg("check").output().unwrap();
+    let msg = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+
+    // The agent labels the container's series with its name, in both modes.
+    for mode in ["full", "accounting"] {
+        let agent = Agent::start(&["--scan", mode]);
+        let series =
+            format!("zombies_zombie_processes{{namespace=\"\",pod=\"\",container=\"{name}\"}}");
+        poll(
+            30.0,
+            &format!("{series} = {PROBES} (--scan {mode})"),
+            || {
+                let body = agent.get("/metrics", None).body;
+                (sample(&body, &series) == Some(PROBES as f64)).then_some(())
+            },
+        );
+    }
+}
