@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The project's main job, one command on a fresh Debian machine: reproduce incident 1 of
-# ../shared/reference/incidents.md (the zombie-init pod) without any container runtime, then show reaper
-# fixing it.
+# docs/incidents.md (the zombie-init pod) without any container runtime, then show reaper fixing it.
+# Needs only unshare (util-linux), python3 and a Rust toolchain; as a non-root user it runs in a user
+# namespace where the kernel allows them.
 #
-#   scripts/demo.sh            narrated demo
-#   scripts/demo.sh --check    the same runs and checks, printing only the verdict (for the test suite)
+#   scripts/demo.sh                       narrated demo
+#   scripts/demo.sh --check               the same runs and checks, printing only the verdict (for the tests)
+#   scripts/demo.sh --runtime podman ...  incident 2 on podman instead (scripts/demo-podman.sh)
 #
 # Exit 0 only when (a) the workload as PID 1 left a zombie, and (b) under reaper as PID 1 there was none
 # and reaper's log named the orphan it reaped; otherwise non-zero with a message saying which part failed.
@@ -14,11 +16,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
+if [ "${1:-}" = --runtime ]; then
+  case "${2:-}" in
+    podman) shift 2; exec bash scripts/demo-podman.sh "$@" ;;
+    *) echo "demo: unknown runtime '${2:-}' (podman is the one with a demo: incident 2)" >&2; exit 2 ;;
+  esac
+fi
+
 CHECK=0
 case "${1:-}" in
   --check) CHECK=1 ;;
   "") ;;
-  -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "demo: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 esac
 
@@ -27,8 +36,12 @@ say() { [ "$CHECK" = 1 ] || printf '%s\n' "$@"; }
 heading() { say "" "== $*" ""; }
 fail() { echo "demo: FAILED: $*" >&2; exit 1; }
 
-# shellcheck source=scripts/setup.sh
-. scripts/setup.sh
+# Only what this demo runs: unshare and python3 (cargo builds reaper).
+# shellcheck source=scripts/need.sh
+. scripts/need.sh
+need unshare util-linux
+need python3 python3
+need_install
 
 # ---------------------------------------------------------------------------- the init under test
 if [ -n "${REAPER_BIN:-}" ]; then

@@ -1,7 +1,8 @@
-# Sourced by scripts/test.sh and scripts/demo.sh: installs, when missing, what the project needs on a
-# fresh Debian machine (root). Idempotent and quiet when everything is there.
-need_pkgs=()
-need() { command -v "$1" >/dev/null 2>&1 || need_pkgs+=("$2"); }
+# Sourced by scripts/test.sh: installs, when missing, what the whole test suite needs on a fresh Debian
+# machine (root). Idempotent and quiet when everything is there. The demos install less: each lists
+# only its own tools (scripts/need.sh).
+# shellcheck source=scripts/need.sh
+. "$(dirname "${BASH_SOURCE[0]}")/need.sh"
 need unshare util-linux
 need nsenter util-linux
 need setpriv util-linux
@@ -30,15 +31,7 @@ need python3 python3
 need qemu-system-aarch64 qemu-system-arm
 need qemu-system-x86_64 qemu-system-x86
 need dpkg-deb dpkg
-if [ "${#need_pkgs[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: missing ${need_pkgs[*]}; run as root or install them with apt-get" >&2
-    exit 1
-  fi
-  echo "setup: installing ${need_pkgs[*]}" >&2
-  apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${need_pkgs[@]}" >&2
-fi
+need_install
 # The manifest tests validate against the Kubernetes API schemas offline (PyPI kubernetes-validate).
 if ! command -v kubernetes-validate >/dev/null 2>&1; then
   echo "setup: installing kubernetes-validate (PyPI)" >&2

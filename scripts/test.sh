@@ -32,6 +32,9 @@ echo "REAPER_OCI_STATIC_DIR=$REAPER_OCI_STATIC_DIR"
 step "the incident-1 demo, self-checking"
 bash scripts/demo.sh --check
 
+step "the incident-2 demo on podman, self-checking"
+ZOMBIES_BIN=$ZOMBIES_STATIC_BIN bash scripts/demo.sh --runtime podman --check
+
 step "VM tests: reaper on an arm64 kernel, a cgroup-v2-only x86_64 node (qemu-system, TCG)"
 bash scripts/vm/test.sh
 
