@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The workload of incident 1 (../shared/reference/incidents.md), made deterministic.
+"""The workload of incident 1 (docs/incidents.md), made deterministic.
 
 Like the incident's test.py it starts a process that exits and that nobody waits for, prints
 `The zombie pid will be: N`, then prints the process table (PID STAT COMMAND, ps-style).

@@ -1,4 +1,4 @@
-//! Incident 1 (../shared/reference/incidents.md) with `podman play kube`: the incident's Pod YAML
+//! Incident 1 (docs/incidents.md) with `podman play kube`: the incident's Pod YAML
 //! (e2e/incident1/) whose PID 1 leaves a zombie. Without `shareProcessNamespace` the zombie stays; with
 //! it, and reaper's pause image as the pod's infra image, the pod's PID 1 is reaper and reaps it.
 

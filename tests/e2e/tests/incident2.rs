@@ -1,4 +1,4 @@
-//! Incident 2 (../shared/reference/incidents.md): a container whose PID 1 never waits (busybox `sleep`)
+//! Incident 2 (docs/incidents.md): a container whose PID 1 never waits (busybox `sleep`)
 //! and a health-check loop of `podman exec` probes that each background a helper and exit, like an exec
 //! probe whose child outlives it. Each helper is orphaned onto the container's PID 1 (checked: its
 //! parent is PID 1 of the namespace), then ends. Without a reaping PID 1 one zombie accumulates per
