@@ -66,7 +66,7 @@ fn report(extra: &[&str]) -> (i32, serde_json::Value) {
     (out.status.code().unwrap_or(-1), v)
 }
 
-fn group<'a>(v: &'a serde_json::Value, pid: i32) -> Option<&'a serde_json::Value> {
+fn group(v: &serde_json::Value, pid: i32) -> Option<&serde_json::Value> {
     v["groups"]
         .as_array()?
         .iter()
