@@ -68,11 +68,15 @@ leaky="$tag-leaky"
 fixed="$tag-fixed"
 tmp=$(mktemp -d)
 cleanup() {
-  podman rm -f -t 0 "$leaky" "$fixed" >/dev/null 2>&1 || true
+  local c
+  for c in "$leaky" "$fixed"; do podman rm -f -t 0 --ignore "$c" >/dev/null 2>&1 || true; done
   podman rmi -f "$image" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 141' PIPE
 mkdir -p "$tmp/ctx/bin"
 cp "$(command -v busybox)" "$tmp/ctx/bin/busybox"
 for a in sh sleep; do ln -s busybox "$tmp/ctx/bin/$a"; done

@@ -400,6 +400,45 @@ mod tests {
         assert_eq!(time_to_exhaustion(0, Some(u64::MAX), 1e-300), None);
     }
 
+    #[test]
+    fn a_parent_that_reaped_is_reaping_for_one_window() {
+        use crate::scan::{scan, Detail, ScanConfig};
+        let dir = std::env::temp_dir().join(format!("procmodel-tracker-{}", std::process::id()));
+        let stat = |pid: i32, st: char, ppid: i32| {
+            format!("{pid} (p{pid}) {st} {ppid} {pid} {pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n")
+        };
+        let w = |rel: &str, c: &str| {
+            let p = dir.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, c).unwrap();
+        };
+        w("uptime", "50.0 1.0\n");
+        w("1/stat", &stat(1, 'S', 0));
+        w("7/stat", &stat(7, 'S', 1));
+        w("8/stat", &stat(8, 'Z', 7));
+        w("9/stat", &stat(9, 'Z', 7));
+        let cfg = ScanConfig {
+            proc_root: dir.clone(),
+            sys_root: dir.join("nosys"),
+            pods_log_root: None,
+            detail: Detail::Minimal,
+            state_root: None,
+        };
+        let mut t = ZombieTracker::new(Duration::from_secs(600));
+        let o = t.observe(&scan(&cfg).unwrap());
+        assert!(o.new.is_empty() && o.reaping_parents.is_empty());
+        assert!(!t.has_reaped(7));
+        // 7 reaps zombie 8; a new zombie 10 comes.
+        std::fs::remove_dir_all(dir.join("8")).unwrap();
+        w("10/stat", &stat(10, 'Z', 7));
+        let o = t.observe(&scan(&cfg).unwrap());
+        assert_eq!(o.reaped, 1);
+        assert_eq!(o.reaping_parents, vec![7]);
+        assert_eq!(o.new.len(), 1);
+        assert!(t.has_reaped(7) && !t.has_reaped(1));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     fn near(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol * b.abs()
     }

@@ -209,7 +209,11 @@ fn prometheus_scrapes_the_agent_and_alerts_fire() {
         "{first:?} vs {t0}"
     );
     // Outside any pod: the empty-label bucket (Prometheus drops empty labels).
-    let host = query(&prom, "zombies_zombie_processes{namespace=\"\",pod=\"\"}");
+    // (podman/Docker containers outside pods have empty namespace and pod but their container name)
+    let host = query(
+        &prom,
+        "zombies_zombie_processes{namespace=\"\",pod=\"\",container=\"\"}",
+    );
     assert_eq!(host.len(), 1, "{host:?}");
     assert!(!host[0].0.contains_key("namespace"));
     // sum() is the node total: at least our 20.

@@ -418,7 +418,12 @@ impl Collector {
                     }
                     match self.pod_first.get(&pod) {
                         Some(t) if !identities => *t,
-                        _ => now,
+                        // The moment it became a zombie where the kernel shows it (its last
+                        // run), else when this scrape first sees it.
+                        _ => match snap.arrival_time(z) {
+                            Some((t, procmodel::tracker::TimeSource::ExitTime)) => t.min(now),
+                            _ => now,
+                        },
                     }
                 }
             };
