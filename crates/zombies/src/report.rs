@@ -609,7 +609,30 @@ pub fn one_line(r: &Report, max: usize) -> String {
         .usage_ratio
         .map(|u| format!("{:.0}%", u * 100.0))
         .unwrap_or_else(|| "?".into());
-    let line = if !r.healthy {
+    // The fastest growing leak over the threshold, in a form that fits: rate, parent, where, when full.
+    let leak = r
+        .groups
+        .iter()
+        .filter_map(|g| g.rate.filter(|x| x.ongoing).map(|x| (g, x.per_minute)))
+        .filter(|(_, rate)| *rate > r.thresholds.max_leak_rate)
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let line = if let Some((g, rate)) = leak {
+        let full = g
+            .exhaustion
+            .as_ref()
+            .and_then(|e| {
+                e.seconds
+                    .map(|s| format!(", full in {}", human_duration(s)))
+            })
+            .unwrap_or_default();
+        let place = short_place(&g.parent.owner.label);
+        format!(
+            "LEAK {rate:.1}/min: {} pid {} in {place}{full} ({})",
+            g.parent.name,
+            g.parent.pid,
+            g.cause.as_str()
+        )
+    } else if !r.healthy {
         let top = r.groups.first().map(|g| {
             format!(
                 " top: {} pid {} x{} ({})",
@@ -639,6 +662,16 @@ pub fn one_line(r: &Report, max: usize) -> String {
         )
     };
     truncate(&line, max)
+}
+
+/// A label without the container id in parentheses: `container podman web-1 (0123456789ab)` ->
+/// `podman web-1`.
+fn short_place(label: &str) -> String {
+    let l = label.strip_prefix("container ").unwrap_or(label);
+    match (l.rfind(" ("), l.ends_with(')')) {
+        (Some(i), true) => l[..i].to_string(),
+        _ => l.to_string(),
+    }
 }
 
 /// Truncates to at most `max` bytes on a char boundary.

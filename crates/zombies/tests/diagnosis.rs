@@ -414,6 +414,11 @@ fn check_default_thresholds_and_flags() {
     let (code, out, _) = n.run(&["check"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.len() <= 81, "{out}");
+    // The one line says what grows, where, and when the tightest limit is reached.
+    assert_eq!(
+        out.trim_end(),
+        "LEAK 60.0/min: sleep pid 11 in podman web-leaky, full in 1.0s (exec_orphans)"
+    );
     let (_, v) = n.json(&[]);
     let violations: Vec<&str> = v["violations"]
         .as_array()
