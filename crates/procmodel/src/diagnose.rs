@@ -170,10 +170,10 @@ pub fn reaping_fix(snap: &Snapshot, parent: &Process) -> String {
         .unwrap_or_else(|| "CONTAINER".into());
     match a.runtime {
         Some(Runtime::Podman) => format!(
-            "recreate {name} with `podman run --init --init-path /usr/local/bin/reaper ...`, or with the runtime wrapper (`podman --runtime /usr/local/bin/reaper-oci run ...`, docs/runtime-wrapper.md), or in a pod sharing its PID namespace (`podman pod create --share pid` with reaper's pause as infra), or with {entry}"
+            "recreate {name} with `podman run --init --init-path /usr/local/bin/reaper ...`, or with the runtime wrapper (`podman run --runtime /usr/bin/reaper-oci ...`, docs/runtime-wrapper.md), or in a pod sharing its PID namespace (`podman pod create --share pid` with reaper's pause as infra), or with {entry}"
         ),
         Some(Runtime::Docker) | Some(Runtime::ContainerdOrDocker) => format!(
-            "recreate {name} with `docker run --init` (dockerd --init-path pointing at reaper installed as docker-init), or with the runtime wrapper (`docker run --runtime reaper`, dockerd --add-runtime reaper=/usr/local/bin/reaper-oci, docs/runtime-wrapper.md), or with {entry}"
+            "recreate {name} with `docker run --init` (dockerd --init-path pointing at reaper installed as docker-init), or with the runtime wrapper (`docker run --runtime reaper`, dockerd --add-runtime reaper=/usr/bin/reaper-oci, docs/runtime-wrapper.md), or with {entry}"
         ),
         _ => format!(
             "make reaper the container's PID 1: {entry}, or run the container through the runtime wrapper reaper-oci (docs/runtime-wrapper.md)"
