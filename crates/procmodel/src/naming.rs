@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | conmon's arguments | `-c <id> ... -n <name>` (podman; CRI-O: `-n k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`) | name, or Kubernetes container, pod and namespace |
 //! | podman's state | `/var/lib/containers/storage/overlay-containers/containers.json` (`id`, `names`) | name |
-//! | Docker's state | `/var/lib/docker/containers/<id>/config.v2.json` (`Name`) | name |
+//! | Docker's state | `/var/lib/docker/containers/<id>/config.v2.json`, or under a running dockerd's `--data-root` (`Name`) | name |
 //! | CRI state | containerd `/run/containerd/io.containerd.runtime.v2.task/k8s.io/<id>/config.json`, CRI-O `/run/containers/storage/overlay-containers/<id>/userdata/config.json` (annotations) | Kubernetes container, pod and namespace |
 //! | kubelet's logs | `/var/log/containers/<pod>_<namespace>_<container>-<id>.log`, or the only container directory of `/var/log/pods/<namespace>_<pod>_<uid>/` | Kubernetes container |
 //!
@@ -208,6 +208,30 @@ pub fn resolve(
     state_root: &Path,
     pods_log_root: Option<&Path>,
 ) -> BTreeMap<String, ContainerName> {
+    resolve_with(wanted, conmon_args, &[], state_root, pods_log_root)
+}
+
+/// dockerd's data root from its command line (`--data-root DIR`, `--data-root=DIR`, or the old
+/// `-g`/`--graph`), when it sets one.
+pub fn docker_data_root(args: &[Vec<u8>]) -> Option<String> {
+    let first = args.first()?;
+    if first.rsplit(|&c| c == b'/').next()? != b"dockerd" {
+        return None;
+    }
+    arg_value(args, b"--data-root", "--data-root")
+        .or_else(|| arg_value(args, b"-g", "--graph"))
+        .filter(|p| p.starts_with('/'))
+}
+
+/// [`resolve`], also looking for Docker's state under `docker_roots` (data roots of the running
+/// dockerd processes, [`docker_data_root`]) besides `/var/lib/docker`.
+pub fn resolve_with(
+    wanted: &[Wanted<'_>],
+    conmon_args: &[&[Vec<u8>]],
+    docker_roots: &[String],
+    state_root: &Path,
+    pods_log_root: Option<&Path>,
+) -> BTreeMap<String, ContainerName> {
     let mut out: BTreeMap<String, ContainerName> = BTreeMap::new();
     if wanted.is_empty() {
         return out;
@@ -276,12 +300,17 @@ pub fn resolve(
             w.runtime,
             Some(Runtime::Docker) | Some(Runtime::ContainerdOrDocker) | None
         ) {
-            let p = rel(&format!("/var/lib/docker/containers/{id}/config.v2.json"));
-            if let Some(name) = json_file(&p).and_then(|v| {
-                v.get("Name")
-                    .and_then(|n| n.as_str())
-                    .map(|n| n.trim_start_matches('/').to_string())
-            }) {
+            let name = std::iter::once("/var/lib/docker")
+                .chain(docker_roots.iter().map(String::as_str))
+                .find_map(|root| {
+                    let p = rel(&format!("{root}/containers/{id}/config.v2.json"));
+                    json_file(&p).and_then(|v| {
+                        v.get("Name")
+                            .and_then(|n| n.as_str())
+                            .map(|n| n.trim_start_matches('/').to_string())
+                    })
+                });
+            if let Some(name) = name {
                 if !name.is_empty() {
                     out.insert(
                         id.to_string(),
@@ -390,6 +419,21 @@ mod tests {
             })
         );
         assert!(from_conmon_args(&args("/usr/bin/runc -c x -n y")).is_none());
+        assert_eq!(
+            docker_data_root(&args(
+                "/usr/bin/dockerd --data-root /srv/docker -H unix:///s"
+            )),
+            Some("/srv/docker".into())
+        );
+        assert_eq!(
+            docker_data_root(&args("dockerd --data-root=/d")),
+            Some("/d".into())
+        );
+        assert_eq!(docker_data_root(&args("/usr/bin/dockerd -H fd://")), None);
+        assert_eq!(
+            docker_data_root(&args("/usr/bin/containerd --data-root /x")),
+            None
+        );
     }
 
     #[test]

@@ -959,9 +959,29 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
             .filter(|p| p.comm == b"conmon")
             .filter_map(|p| p.cmdline.as_deref())
             .collect();
-        naming::resolve(
+        // A dockerd with its own data root keeps its containers' names there: read the command
+        // lines of the (few) dockerd processes when a container may be Docker's.
+        let dockerish = wanted.iter().any(|w| {
+            matches!(
+                w.runtime,
+                Some(crate::cgroup::Runtime::Docker)
+                    | Some(crate::cgroup::Runtime::ContainerdOrDocker)
+            )
+        });
+        let docker_roots: Vec<String> = if dockerish {
+            processes
+                .iter()
+                .filter(|p| p.comm == b"dockerd" && !matches!(p.state, b'Z' | b'D' | b'X'))
+                .filter_map(|p| std::fs::read(proc_root.join(format!("{}/cmdline", p.pid))).ok())
+                .filter_map(|b| naming::docker_data_root(&parse::split_cmdline(&b)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        naming::resolve_with(
             &wanted,
             &conmons,
+            &docker_roots,
             cfg.state_root
                 .as_deref()
                 .unwrap_or(Path::new("/nonexistent")),

@@ -461,8 +461,20 @@ fn fix_text_names_the_runtime_and_the_wrapper() {
     host(&n);
     podman_leak(&n, 3, 6.0, 2.0, "max", false);
     let cg = format!("/system.slice/docker-{DOCKER_ID}.scope");
+    // A dockerd with its own data root: the name is found there.
+    n.p(P {
+        nspid: &[15],
+        cmdline: &[
+            "/usr/bin/dockerd",
+            "--data-root",
+            "/srv/docker",
+            "-H",
+            "unix:///run/d.sock",
+        ],
+        ..proc_default(15, "dockerd", 'S', 1)
+    });
     n.w(
-        &format!("state/var/lib/docker/containers/{DOCKER_ID}/config.v2.json"),
+        &format!("state/srv/docker/containers/{DOCKER_ID}/config.v2.json"),
         &format!(r#"{{"ID":"{DOCKER_ID}","Name":"/db","State":{{"Running":true}}}}"#),
     );
     n.p(P {
