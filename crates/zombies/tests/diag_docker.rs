@@ -1,0 +1,179 @@
+//! Incident 2 on Docker: a private dockerd (its own `--data-root`), a container whose PID 1 never
+//! waits and `docker exec` probes leaving orphans. `zombies` names the container as `docker ps`
+//! does (from the daemon's state under its data root, found from dockerd's command line) and gives
+//! the Docker fix (`docker run --init`, the runtime wrapper via `--add-runtime`).
+mod serve_support;
+
+use serve_support::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Dockerd {
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Dockerd {
+    fn start(dir: &Path) -> Dockerd {
+        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let child = Command::new(require_tool("dockerd"))
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("dockerd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", dir.join("sock").display()))
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--storage-driver=overlay2",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start dockerd (Debian package docker.io)");
+        let mut d = Dockerd {
+            dir: dir.to_path_buf(),
+            child,
+        };
+        poll(60.0, "the private dockerd to answer", || {
+            if let Ok(Some(st)) = d.child.try_wait() {
+                panic!(
+                    "dockerd exited ({st}): {}",
+                    std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default()
+                );
+            }
+            d.cli(&["version"]).status.success().then_some(())
+        });
+        d
+    }
+
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(require_tool("docker"))
+            .arg("-H")
+            .arg(format!("unix://{}", self.dir.join("sock").display()))
+            .env("DOCKER_CONFIG", self.dir.join("cli"))
+            .args(args)
+            .output()
+            .expect("docker")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let ids = String::from_utf8_lossy(&self.cli(&["ps", "-aq"]).stdout).into_owned();
+        for id in ids.split_whitespace() {
+            let _ = self.cli(&["rm", "-f", id]);
+        }
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let start = Instant::now();
+        while !matches!(self.child.try_wait(), Ok(Some(_)) | Err(_)) {
+            if start.elapsed() > Duration::from_secs(30) {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let prefix = format!("{}/", self.dir.display());
+        let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mounts")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+            .filter(|m| m.starts_with(&prefix))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            let _ = Command::new("umount").args(["-l", &m]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn docker_container_named_from_a_private_data_root_with_the_docker_fix() {
+    assert_eq!(unsafe { libc::geteuid() }, 0, "dockerd needs root");
+    let dir = std::env::temp_dir().join(unique("zombies-docker"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = Dockerd::start(&dir);
+    // A busybox root filesystem, imported (no registry, no build step).
+    let rootfs = dir.join("rootfs/bin");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    std::fs::copy(require_tool("busybox"), rootfs.join("busybox")).unwrap();
+    for a in ["sh", "sleep"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join(a)).unwrap();
+    }
+    let tar = dir.join("rootfs.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(dir.join("rootfs"))
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let image = "zombies-diag-busybox:test";
+    d.ok(&["import", tar.to_str().unwrap(), image]);
+    let name = unique("leaky");
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        image,
+        "/bin/sleep",
+        "3600",
+    ]);
+    let pid1: i64 = d
+        .ok(&["inspect", "-f", "{{.State.Pid}}", &name])
+        .parse()
+        .unwrap();
+    for _ in 0..3 {
+        d.ok(&[
+            "exec",
+            &name,
+            "/bin/sh",
+            "-c",
+            "sleep 0.05 </dev/null >/dev/null 2>&1 & exit 0",
+        ]);
+    }
+    let g = poll(30.0, "3 zombies under the container's PID 1", || {
+        let out = Command::new(zombies_bin()).arg("--json").output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let g = v["groups"]
+            .as_array()?
+            .iter()
+            .find(|g| g["parent"]["pid"] == pid1)?
+            .clone();
+        (g["zombie_count"] == 3).then_some(g)
+    });
+    assert_eq!(
+        g["parent"]["label"],
+        format!("container docker {name} ({})", &id[..12])
+    );
+    assert_eq!(g["cause"], "exec_orphans");
+    let fix = g["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("docker run --init") && fix.contains("--add-runtime reaper="),
+        "{fix}"
+    );
+    assert!(!fix.contains("podman"), "{fix}");
+}
