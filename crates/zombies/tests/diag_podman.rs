@@ -177,3 +177,105 @@ fn podman_exec_probe_leak_named_rated_checked_and_labelled() {
         );
     }
 }
+
+/// The static reaper-oci (`$REAPER_OCI_STATIC_DIR`, set by scripts/test.sh from
+/// scripts/build-reaper-oci.sh) and reaper (`$REAPER_BIN`, from scripts/build-reaper.sh), else the
+/// musl release builds in the target directory.
+fn wrapper_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"))
+        .join("x86_64-unknown-linux-musl/release");
+    let oci = std::env::var_os("REAPER_OCI_STATIC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target.clone())
+        .join("reaper-oci");
+    let reaper = std::env::var_os("REAPER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target.join("reaper"));
+    for p in [&oci, &reaper] {
+        assert!(
+            p.is_file(),
+            "{} missing: run scripts/build-reaper-oci.sh and scripts/build-reaper.sh (scripts/test.sh does)",
+            p.display()
+        );
+    }
+    // The wrapper finds reaper beside itself.
+    let dir = std::env::temp_dir().join(unique("zombies-wrapper"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&oci, dir.join("reaper-oci")).unwrap();
+    std::fs::copy(&reaper, dir.join("reaper")).unwrap();
+    dir
+}
+
+#[test]
+fn a_pid_1_injected_by_the_runtime_wrapper_is_said_so() {
+    assert_eq!(unsafe { libc::geteuid() }, 0, "rootful podman needed");
+    let wrapper = wrapper_dir();
+    let name = unique("zombies-wrapped");
+    let image = format!("localhost/{name}:latest");
+    let ctx = std::env::temp_dir().join(format!("{name}-ctx"));
+    let _cleanup = Cleanup {
+        container: name.clone(),
+        image: image.clone(),
+        ctx: ctx.clone(),
+    };
+    struct RmDir(PathBuf);
+    impl Drop for RmDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _wrapper_dir = RmDir(wrapper.clone());
+    build_image(&ctx, &image);
+    let runtime = wrapper.join("reaper-oci");
+    podman_ok(&[
+        "run",
+        "-d",
+        "--runtime",
+        runtime.to_str().unwrap(),
+        "--name",
+        &name,
+        "--network",
+        "none",
+        &image,
+        "/bin/sleep",
+        "3600",
+    ]);
+    let pid1 = podman_ok(&["inspect", "--format", "{{.State.Pid}}", &name]);
+    let cmdline = std::fs::read(format!("/proc/{pid1}/cmdline")).unwrap();
+    assert!(
+        cmdline.starts_with(b"/dev/.reaper-init\0"),
+        "PID 1 should be the injected reaper: {}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    // The same probes as the leak above: reaper reaps them, nothing is reported for the container.
+    for _ in 0..PROBES {
+        let _ = podman(&[
+            "exec",
+            &name,
+            "/bin/sh",
+            "-c",
+            "sleep 0.05 </dev/null >/dev/null 2>&1 & exit 0",
+        ]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (_, v) = report(&[]);
+    let leaks: Vec<&serde_json::Value> = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["parent"]["label"].as_str().unwrap().contains(&name))
+        .collect();
+    assert!(leaks.is_empty(), "no leak under reaper: {leaks:?}");
+    // `zombies tree PID` says who PID 1 is.
+    let out = Command::new(zombies_bin())
+        .args(["tree", &pid1, "--color", "never"])
+        .output()
+        .unwrap();
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        tree.contains("PID 1 is reaper injected by reaper-oci") && tree.contains(&name),
+        "{tree}"
+    );
+}
