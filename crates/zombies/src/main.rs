@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
     name = "zombies",
     version,
     about = "Find every zombie process on a node, trace it to the parent that should reap it, name the container, pod and cause",
-    after_help = "Exit status: 0 healthy, 1 over a threshold (--max-zombies, --max-pid-usage), 2 error.\nJSON schema: docs/zombies-json.md"
+    after_help = "Exit status: 0 healthy, 1 over a threshold (--max-leak-rate, --max-pid-usage, --max-zombies), 2 error.\nJSON schema: docs/zombies-json.md"
 )]
 struct Cli {
     #[command(subcommand)]
