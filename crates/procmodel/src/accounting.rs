@@ -40,8 +40,7 @@
 //! [`in_initial_pid_namespace`] checks it.
 
 use crate::scan::{CgroupVersion, ReadErrors};
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Default bound on the cgroups walked, so a strange tree cannot make a scrape unbounded.
@@ -101,8 +100,10 @@ pub fn pids_layout(sys_root: &Path, probe: PidsProbe) -> PidsLayout {
         .find(|base| {
             let controllers = base.join("cgroup.controllers");
             match probe {
-                PidsProbe::Usable => std::fs::read_to_string(controllers)
-                    .is_ok_and(|s| s.split_whitespace().any(|c| c == "pids")),
+                PidsProbe::Usable => {
+                    crate::fsread::read_string(&controllers, crate::fsread::LINE_MAX)
+                        .is_ok_and(|s| s.split_whitespace().any(|c| c == "pids"))
+                }
                 PidsProbe::Mounted => controllers.exists(),
             }
         });
@@ -133,7 +134,7 @@ pub fn pids_hierarchy(sys_root: &Path) -> Option<PidsHierarchy> {
 /// Whether `proc_root` shows the initial PID namespace: pid 2 is `kthreadd` with parent 0
 /// (kernel threads are visible only there).
 pub fn in_initial_pid_namespace(proc_root: &Path) -> bool {
-    match std::fs::read(proc_root.join("2/stat")) {
+    match crate::fsread::read(&proc_root.join("2/stat"), crate::fsread::STAT_MAX) {
         Ok(b) => crate::parse::parse_stat(&b)
             .map(|s| s.comm == b"kthreadd" && s.ppid == 0)
             .unwrap_or(false),
@@ -254,27 +255,23 @@ impl Reader {
         self
     }
 
-    /// Reads `path` whole into the reused buffer (growing it when a read fills it) and returns
-    /// the number of bytes.
+    /// Reads `path` whole into the reused buffer (bounded: [`crate::fsread`], one-line files
+    /// at most [`crate::fsread::LINE_MAX`] bytes) and returns the number of bytes.
     fn read_file(&mut self, path: &Path) -> io::Result<usize> {
-        let mut f = File::open(path)?;
-        let mut len = 0;
-        loop {
-            if len == self.buf.len() {
-                self.buf.resize(self.buf.len() * 2, 0);
-            }
-            match f.read(&mut self.buf[len..]) {
-                Ok(0) => return Ok(len),
-                Ok(n) => len += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let mut f = crate::fsread::open(path)?;
+        crate::fsread::read_into(
+            &mut f,
+            &mut self.buf,
+            crate::fsread::LINE_MAX,
+            crate::fsread::LINE_MAX,
+            false,
+        )
     }
 
+    /// Counts the lines of a task list with the fixed buffer (never grown), at most
+    /// [`crate::fsread::TASK_LIST_MAX`] bytes.
     fn count_lines(&mut self, path: &Path) -> io::Result<u64> {
-        let n = self.read_file(path)?;
-        Ok(self.buf[..n].iter().filter(|&&b| b == b'\n').count() as u64)
+        crate::fsread::count_lines(path, &mut self.buf, crate::fsread::TASK_LIST_MAX)
     }
 
     fn read_u64(&mut self, path: &Path) -> io::Result<u64> {

@@ -28,6 +28,7 @@
 pub mod accounting;
 pub mod cgroup;
 pub mod diagnose;
+pub mod fsread;
 pub mod naming;
 pub mod parse;
 pub mod scan;

@@ -7,12 +7,14 @@
 //! and its `Status` parser reads UTF-8 lines (a non-UTF-8 `Name:` fails the whole file). The
 //! issue requires comm as bytes, so the parsers here are hand-written ([`crate::parse`]).
 //! Reading is hand-written too, to control syscalls: the hot path does exactly
-//! `openat` + `fstat` + `read` + `close` of `/proc/PID/stat` per process (4 syscalls), using
-//! one reused buffer. Measured by `scripts/bench-scan.sh` (2-core VM, kernel 6.18, release build,
-//! medians of 9 interleaved runs, wall time fork to exit, while other jobs loaded the machine):
-//! 10,103 processes: scan 160 ms vs `ps -eo pid,ppid,stat,comm` 569 ms (3.6x); 30,130 processes:
-//! 1.14 s vs 6.31 s (5.5x); `strace -c -f`: 4.006 openat+fstat+read+close per process (4.01
-//! syscalls per process in all). On a quiet machine, 10,082 processes: ~105 ms vs ~555 ms (5.3x).
+//! `openat` + `read` + `close` of `/proc/PID/stat` per process (3 syscalls), into one reused
+//! fixed buffer that is also the bound ([`crate::fsread`]: `O_NONBLOCK | O_NOFOLLOW`, at most
+//! [`fsread::STAT_MAX`] bytes, regular files only). Figures: `scripts/bench-scan.sh`.
+//!
+//! Every other file (status, cgroup, cmdline, loadavg, the `pids.*` counters...) is read through
+//! [`crate::fsread`] too, each capped at what the kernel can write for it: a crafted tree
+//! (a FIFO, a link to `/dev/zero`, a huge file) yields a read error for that entry, never a hang
+//! or an unbounded allocation.
 //!
 //! `status`, `cgroup` and `cmdline` are read only for zombies, the ancestors of zombies and
 //! (cmdline) the parents of zombies that are not themselves in state Z or D, unless
@@ -20,6 +22,7 @@
 
 use crate::accounting;
 use crate::cgroup::{self, Attribution, CgroupLine};
+use crate::fsread;
 use crate::naming::{self, ContainerName};
 use crate::parse::{self, ExitStatus};
 use crate::tracker::{self, TimeSource};
@@ -127,8 +130,9 @@ pub struct Process {
     pub start_ticks: u64,
     /// Raw waitpid-style exit status from stat field 52 (0 when not ptrace-readable).
     pub exit_code: Option<i32>,
-    /// Owner of `/proc/PID` (the effective uid; root for non-dumpable live processes). Replaced
-    /// by the real uid from `status` when details were read.
+    /// Owner of `/proc/PID` (the effective uid; root for non-dumpable live processes), read
+    /// for zombies only. Replaced by the real uid from `status` when details were read; `None`
+    /// for processes that are neither.
     pub uid: Option<u32>,
     /// The leader is in state Z but other threads of the group are alive: not a zombie.
     pub exited_leader: bool,
@@ -314,8 +318,8 @@ impl NodeBudget {
     /// A budget with the node's task limits read under `proc_root` (`kernel.pid_max`,
     /// `kernel.threads-max` and their minimum); the task counts are left at zero/`None`.
     pub fn read_limits(proc_root: &Path) -> NodeBudget {
-        let pid_max = read_u64(&proc_root.join("sys/kernel/pid_max"));
-        let threads_max = read_u64(&proc_root.join("sys/kernel/threads-max"));
+        let pid_max = fsread::read_u64(&proc_root.join("sys/kernel/pid_max"));
+        let threads_max = fsread::read_u64(&proc_root.join("sys/kernel/threads-max"));
         NodeBudget {
             pid_max,
             threads_max,
@@ -601,63 +605,24 @@ fn cpath(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-/// Reads `dir/<pid>/stat` with openat+fstat+read+close into `buf`; returns (len, owner uid).
-fn read_stat_at(dirfd: libc::c_int, pid: i32, buf: &mut Vec<u8>) -> io::Result<(usize, u32)> {
+/// Reads `dir/<pid>/stat` with openat+read+close into `buf` (see [`fsread::read_at`]);
+/// returns the length.
+fn read_stat_at(dirfd: libc::c_int, pid: i32, buf: &mut Vec<u8>) -> io::Result<usize> {
     let mut name = [0u8; 32];
     let s = format_pid_stat(pid, &mut name);
-    // SAFETY: `s` is NUL-terminated within `name`.
-    let fd = unsafe {
-        libc::openat(
-            dirfd,
-            s.as_ptr() as *const libc::c_char,
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    struct Fd(libc::c_int);
-    impl Drop for Fd {
-        fn drop(&mut self) {
-            // SAFETY: closes the fd opened above exactly once.
-            unsafe { libc::close(self.0) };
-        }
-    }
-    let fd = Fd(fd);
-    // SAFETY: zeroed stat is a valid out-parameter.
+    let name = std::ffi::CStr::from_bytes_with_nul(s)
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    fsread::read_at(dirfd, name, buf, fsread::STAT_FIRST, fsread::STAT_MAX)
+}
+
+/// The owner of `dir/<pid>` (one `fstatat`), read for zombies only.
+fn owner_at(dirfd: libc::c_int, pid: i32) -> Option<u32> {
+    let name = CString::new(pid.to_string()).ok()?;
+    // SAFETY: a zeroed stat is a valid out-parameter.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd and pointer.
-    if unsafe { libc::fstat(fd.0, &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut len = 0;
-    loop {
-        if buf.len() - len < 512 {
-            buf.resize(buf.len() * 2, 0);
-        }
-        // SAFETY: reading into the spare part of buf.
-        let n = unsafe {
-            libc::read(
-                fd.0,
-                buf[len..].as_mut_ptr() as *mut libc::c_void,
-                buf.len() - len,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        let n = n as usize;
-        len += n;
-        // procfs returns the whole stat line in one read; a short read means the end.
-        if n == 0 || len < buf.len() {
-            break;
-        }
-    }
-    Ok((len, st.st_uid))
+    // SAFETY: NUL-terminated name relative to an open directory fd, valid out pointer.
+    let r = unsafe { libc::fstatat(dirfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+    (r == 0).then_some(st.st_uid)
 }
 
 fn format_pid_stat(pid: i32, out: &mut [u8; 32]) -> &[u8] {
@@ -676,10 +641,6 @@ fn format_pid_stat(pid: i32, out: &mut [u8; 32]) -> &[u8] {
     out[..d.len()].copy_from_slice(d);
     out[d.len()..d.len() + 6].copy_from_slice(b"/stat\0");
     &out[..d.len() + 6]
-}
-
-fn read_u64(path: &Path) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Pod names by UID from kubelet's log directories `<root>/<namespace>_<pod>_<uid>`.
@@ -741,10 +702,10 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
 
     let mut errors = ReadErrors::default();
     let mut processes = Vec::with_capacity(pids.len());
-    let mut buf = vec![0u8; 1024];
+    let mut buf = vec![0u8; fsread::STAT_FIRST];
     for pid in pids {
         match read_stat_at(dir.fd, pid, &mut buf) {
-            Ok((len, uid)) => match parse::parse_stat(&buf[..len]) {
+            Ok(len) => match parse::parse_stat(&buf[..len]) {
                 Ok(s) => processes.push(Process {
                     pid,
                     ppid: s.ppid,
@@ -755,7 +716,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
                     num_threads: s.num_threads,
                     start_ticks: s.start_ticks,
                     exit_code: s.exit_code,
-                    uid: Some(uid),
+                    uid: None,
                     exited_leader: false,
                     nspid: None,
                     sig_cgt: None,
@@ -774,6 +735,11 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
             },
             Err(e) => errors.record(&proc_root.join(format!("{pid}/stat")), &e),
         }
+    }
+    // The owner decides whether a zombie's exit status is real (see
+    // `Snapshot::exit_code_reliable`): read it for the few zombies, not for every process.
+    for p in processes.iter_mut().filter(|p| p.state == b'Z') {
+        p.uid = owner_at(dir.fd, p.pid);
     }
     drop(dir);
 
@@ -825,7 +791,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
             let Some(&i) = index.get(&pid) else { continue };
             let p = &mut processes[i];
             let status_path = proc_root.join(format!("{pid}/status"));
-            match std::fs::read(&status_path) {
+            match fsread::read(&status_path, fsread::STATUS_MAX) {
                 Ok(b) => {
                     let st = parse::parse_status(&b);
                     p.nspid = st.nspid;
@@ -838,7 +804,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
                 Err(e) => errors.record(&status_path, &e),
             }
             let cg_path = proc_root.join(format!("{pid}/cgroup"));
-            match std::fs::read(&cg_path) {
+            match fsread::read(&cg_path, fsread::CGROUP_MAX) {
                 Ok(b) => {
                     let lines = cgroup::parse_cgroup_file(&b);
                     p.attribution = cgroup::preferred_line(&lines).map(|l| {
@@ -888,7 +854,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
                 continue;
             }
             let path = proc_root.join(format!("{pid}/cmdline"));
-            match std::fs::read(&path) {
+            match fsread::read(&path, fsread::CMDLINE_MAX) {
                 Ok(b) => p.cmdline = Some(parse::split_cmdline(&b)),
                 Err(e) => errors.record(&path, &e),
             }
@@ -916,7 +882,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
     }
 
     let budget = NodeBudget {
-        loadavg_tasks: std::fs::read(proc_root.join("loadavg"))
+        loadavg_tasks: fsread::read(&proc_root.join("loadavg"), fsread::LINE_MAX)
             .ok()
             .and_then(|b| parse::loadavg_tasks(&b)),
         scanned_tasks: processes.iter().map(|p| p.num_threads.max(1)).sum(),
@@ -924,10 +890,10 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
         ..NodeBudget::read_limits(proc_root)
     };
 
-    let uptime_seconds = std::fs::read_to_string(proc_root.join("uptime"))
+    let uptime_seconds = fsread::read_string(&proc_root.join("uptime"), fsread::LINE_MAX)
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok());
-    let boot_time = std::fs::read_to_string(proc_root.join("stat"))
+    let boot_time = fsread::read_string(&proc_root.join("stat"), fsread::PROC_STAT_MAX)
         .ok()
         .and_then(|s| {
             s.lines()
@@ -1027,7 +993,7 @@ fn has_live_thread(proc_root: &Path, pid: i32, errors: &mut ReadErrors) -> bool 
             continue;
         }
         let path = e.path().join("stat");
-        match std::fs::read(&path) {
+        match fsread::read(&path, fsread::STAT_MAX) {
             Ok(b) => {
                 if let Ok(s) = parse::parse_stat(&b) {
                     if !matches!(s.state, b'Z' | b'X' | b'x') {
@@ -1059,13 +1025,13 @@ pub struct PidsCounters {
 impl PidsCounters {
     /// Reads `pids.current` and `pids.max` in cgroup directory `dir`.
     pub fn read(dir: &Path) -> Self {
-        Self::with_current(dir, read_u64(&dir.join("pids.current")))
+        Self::with_current(dir, fsread::read_u64(&dir.join("pids.current")))
     }
 
     /// Reads only `pids.max` in `dir`, with `current` already known (e.g. the smaller of the
     /// accounting walk's reads, [`crate::accounting::CgroupCount::current`]).
     pub fn with_current(dir: &Path, current: Option<u64>) -> Self {
-        let max_raw = std::fs::read_to_string(dir.join("pids.max")).ok();
+        let max_raw = fsread::read_string(&dir.join("pids.max"), fsread::LINE_MAX).ok();
         PidsCounters {
             current,
             readable: current.is_some() && max_raw.is_some(),
@@ -1138,7 +1104,7 @@ fn read_cgroup_pids(snap: &Snapshot, sys_root: &Path) -> Vec<CgroupPids> {
         if let Some(base) = base {
             let dir = base.join(path.trim_start_matches('/'));
             pids = PidsCounters::read(&dir);
-            events_max = std::fs::read_to_string(dir.join("pids.events"))
+            events_max = fsread::read_string(&dir.join("pids.events"), fsread::LINE_MAX)
                 .ok()
                 .and_then(|s| {
                     s.lines()
