@@ -88,7 +88,7 @@ pub fn resolve(mode: ScanMode, cfg: &ScanConfig) -> Resolved {
         ScanMode::Accounting => Resolved::Accounting,
         ScanMode::Auto => {
             let usable = accounting::pids_hierarchy(&cfg.sys_root)
-                .is_some_and(|h| std::fs::File::open(h.base.join(h.tasks_file())).is_ok())
+                .is_some_and(|h| procmodel::fsread::open(&h.base.join(h.tasks_file())).is_ok())
                 && accounting::in_initial_pid_namespace(&cfg.proc_root);
             if usable {
                 Resolved::Accounting

@@ -6,6 +6,7 @@
 // The helpers every test of this crate shares (the binary, unique names, tools, polling, /proc).
 #[path = "../common/mod.rs"]
 mod common;
+#[allow(unused_imports)]
 pub use common::{poll, require_tool, unique, zombie_children, zombies_bin};
 
 use std::io::{BufRead, BufReader, Read, Write};
