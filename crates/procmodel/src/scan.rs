@@ -241,12 +241,16 @@ impl Process {
     }
 }
 
-/// Escapes control characters and replaces invalid UTF-8 so a name is safe to print on one line.
+/// Escapes control characters (`\n`, `\u{1b}`) and the backslash itself (`\\`), and
+/// replaces invalid UTF-8, so a name is safe to print on one line and cannot pass for another:
+/// a process named `a\nb` (backslash, `n`) prints as `a\\nb`, one with a newline as `a\nb`.
 pub fn printable(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(b);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if c.is_control() {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -1129,6 +1133,15 @@ fn read_cgroup_pids(snap: &Snapshot, sys_root: &Path) -> Vec<CgroupPids> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_escapes_controls_and_backslashes() {
+        assert_eq!(printable(b"a\\nb"), "a\\\\nb");
+        assert_eq!(printable(b"a\nb"), "a\\nb");
+        assert_ne!(printable(b"a\\nb"), printable(b"a\nb"));
+        assert_eq!(printable(b"\x1b[31m\xff"), "\\u{1b}[31m\u{fffd}");
+        assert_eq!(printable("naïve ok".as_bytes()), "naïve ok");
+    }
 
     #[test]
     fn pid_path_format() {
