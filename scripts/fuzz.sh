@@ -32,7 +32,9 @@ if [ $# -gt 0 ]; then
 else
   mapfile -t targets < <(cd fuzz && cargo +nightly fuzz list)
 fi
-echo "fuzz.sh: building ${#targets[@]} targets" >&2
+echo "fuzz.sh: building ${#targets[@]} targets (and reaper, which reaper_argv runs)" >&2
+nice -n "$NICE" cargo build --release --locked -q -p reaper >&2
+export REAPER_BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/reaper
 (cd fuzz && nice -n "$NICE" cargo +nightly fuzz build -O >&2)
 
 mkdir -p fuzz/logs

@@ -1,3 +1,55 @@
+//! reaper's signal-name and number parser (`signals::parse`, shared by every persona's
+//! `-s`/`-p`/`--rewrite`/drain-signal options): never panics; accepts only 1..=64; every name
+//! `signals::name` prints parses back to its number, with or without `SIG`, in any case.
+//! The source file is reaper's own, compiled here with a stand-in for its `sys::SigSet`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-fuzz_target!(|_d: &[u8]| {});
+
+/// The part of reaper's `sys` that `signals.rs` uses: a 64-bit signal set with const builders.
+#[allow(dead_code)]
+mod sys {
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub struct SigSet(pub u64);
+    impl SigSet {
+        pub const ALL: SigSet = SigSet(u64::MAX);
+        pub const fn of(sig: i32) -> SigSet {
+            SigSet(1u64 << (sig - 1))
+        }
+        pub const fn has(self, sig: i32) -> bool {
+            sig >= 1 && sig <= 64 && self.0 & (1u64 << (sig - 1)) != 0
+        }
+        pub const fn with(self, sig: i32) -> SigSet {
+            SigSet(self.0 | SigSet::of(sig).0)
+        }
+        pub const fn minus(self, other: SigSet) -> SigSet {
+            SigSet(self.0 & !other.0)
+        }
+    }
+}
+
+#[allow(dead_code)]
+#[path = "../../crates/reaper/src/signals.rs"]
+mod signals;
+
+fuzz_target!(|data: &[u8]| {
+    if let Some(n) = signals::parse(data) {
+        assert!((1..=64).contains(&n), "{n} from {data:?}");
+    }
+    let _ = signals::parse_uint(data, u64::MAX);
+    if let Some(v) = signals::parse_uint(data, 1000) {
+        assert!(v <= 1000);
+        assert_eq!(std::str::from_utf8(data).unwrap().parse::<u64>().unwrap(), v);
+    }
+    // Round trip of the name of the signal the input's first byte picks.
+    let sig = i32::from(data.first().copied().unwrap_or(0)) % 70;
+    let mut buf = [0u8; 12];
+    if let Some(name) = signals::name(sig, &mut buf) {
+        let name = name.to_vec();
+        assert_eq!(signals::parse(&name), Some(sig), "{}", String::from_utf8_lossy(&name));
+        let mut with = b"sig".to_vec();
+        with.extend(name.iter().map(u8::to_ascii_lowercase));
+        assert_eq!(signals::parse(&with), Some(sig));
+    } else {
+        assert!(!(1..=64).contains(&sig) || (32..34).contains(&sig));
+    }
+});
