@@ -167,12 +167,12 @@ pub fn parse_status(buf: &[u8]) -> StatusFields {
 }
 
 /// Splits a NUL-separated `/proc/PID/cmdline` into arguments (a trailing NUL is not an empty
-/// argument).
+/// argument; a lone NUL is one empty argument, an empty file none).
 pub fn split_cmdline(buf: &[u8]) -> Vec<Vec<u8>> {
-    let buf = buf.strip_suffix(b"\0").unwrap_or(buf);
     if buf.is_empty() {
         return Vec::new();
     }
+    let buf = buf.strip_suffix(b"\0").unwrap_or(buf);
     buf.split(|&c| c == 0).map(|a| a.to_vec()).collect()
 }
 
@@ -326,6 +326,8 @@ mod tests {
             vec![b"a".to_vec(), b"b c".to_vec(), vec![]]
         );
         assert!(split_cmdline(b"").is_empty());
+        // Found by a property test: argv [""] was read as no argument at all.
+        assert_eq!(split_cmdline(b"\0"), vec![Vec::<u8>::new()]);
     }
 
     #[test]

@@ -234,7 +234,7 @@ impl Process {
     /// Command line joined with spaces (lossy), when it was read and non-empty.
     pub fn cmdline_text(&self) -> Option<String> {
         let c = self.cmdline.as_ref()?;
-        if c.is_empty() {
+        if c.iter().all(Vec::is_empty) {
             return None;
         }
         Some(c.iter().map(|a| printable(a)).collect::<Vec<_>>().join(" "))
