@@ -1,0 +1,152 @@
+//! Property tests of `zombies serve`'s request-head parser and metrics renderer (the same
+//! properties as the fuzz targets http_head and metrics_render, in the normal suite). The two
+//! modules have no dependency on the rest of the binary, so they are compiled here from source.
+
+#[allow(dead_code)]
+#[path = "../src/serve/http.rs"]
+mod http;
+
+#[allow(dead_code)]
+#[path = "../src/serve/expo.rs"]
+mod expo;
+
+use expo::{encode, Family, Format, Kind};
+use http::{parse_head, Limits, Parsed};
+use proptest::prelude::*;
+
+fn limits() -> Limits {
+    Limits {
+        max_head_bytes: 512,
+        max_target_bytes: 64,
+        ..Limits::default()
+    }
+}
+
+/// Parses `name{k="v",...} value`, unescaping label values.
+fn parse_sample(line: &str) -> (String, Vec<String>, f64) {
+    let brace = line.find(['{', ' ']).unwrap();
+    let name = line[..brace].to_string();
+    let mut rest = &line[brace..];
+    let mut values = Vec::new();
+    if let Some(r) = rest.strip_prefix('{') {
+        rest = r;
+        loop {
+            if let Some(r) = rest.strip_prefix('}') {
+                rest = r;
+                break;
+            }
+            let r = rest.strip_prefix(',').unwrap_or(rest);
+            let eq = r.find("=\"").unwrap();
+            let mut val = String::new();
+            let mut chars = r[eq + 2..].char_indices();
+            let end = loop {
+                let (i, c) = chars.next().unwrap();
+                match c {
+                    '"' => break i,
+                    '\\' => match chars.next().unwrap().1 {
+                        'n' => val.push('\n'),
+                        '\\' => val.push('\\'),
+                        '"' => val.push('"'),
+                        o => panic!("bad escape \\{o} in {line:?}"),
+                    },
+                    c => val.push(c),
+                }
+            };
+            values.push(val);
+            rest = &r[eq + 2 + end + 1..];
+        }
+    }
+    let v = rest.strip_prefix(' ').unwrap();
+    let value = match v {
+        "NaN" => f64::NAN,
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().unwrap(),
+    };
+    (name, values, value)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Any bytes: only documented statuses, only GET/HEAD with an origin-form target accepted,
+    /// and a refusal stays a refusal whatever bytes follow.
+    #[test]
+    fn head_parser_answers_consistently(b in proptest::collection::vec(any::<u8>(), 0..300),
+                                        start in proptest::sample::select(vec!["", "GET /", "HEAD /x HTTP/1.1\r\n", "POST "])) {
+        let mut data = start.as_bytes().to_vec();
+        data.extend_from_slice(&b);
+        let mut refused = None;
+        for n in 0..=data.len() {
+            match parse_head(&data[..n], limits()) {
+                Parsed::Err(st) => {
+                    prop_assert!(matches!(st, 400 | 405 | 414 | 431 | 505), "{}", st);
+                    refused.get_or_insert((n, st));
+                }
+                Parsed::Ok(r) => {
+                    prop_assert!(refused.is_none(), "refused at {:?}, accepted at {}", refused, n);
+                    prop_assert!(r.method == "GET" || r.method == "HEAD");
+                    prop_assert!(r.path.starts_with('/') && r.path.len() <= 64);
+                }
+                Parsed::Incomplete => {
+                    prop_assert!(refused.is_none(), "refused at {:?}, incomplete at {}", refused, n);
+                    prop_assert!(n <= 512);
+                }
+            }
+        }
+    }
+
+    /// A well-formed request is accepted with its path and Accept header, whatever the headers.
+    #[test]
+    fn valid_heads_are_accepted(method in proptest::sample::select(vec!["GET", "HEAD"]),
+                                path in "/[a-zA-Z0-9._~-]{0,40}",
+                                query in proptest::option::of("[a-z0-9=&]{0,10}"),
+                                accept in proptest::option::of("[a-z/;=.,* 0-9-]{1,30}"),
+                                headers in proptest::collection::vec(("[A-Za-z-]{1,12}", "[ -~]{0,20}"), 0..6),
+                                crlf in any::<bool>()) {
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let target = match &query { Some(q) => format!("{path}?{q}"), None => path.clone() };
+        let mut head = format!("{method} {target} HTTP/1.1{eol}");
+        for (k, v) in &headers {
+            if !k.eq_ignore_ascii_case("accept") {
+                head += &format!("{k}: {v}{eol}");
+            }
+        }
+        if let Some(a) = &accept {
+            head += &format!("Accept: {a}{eol}");
+        }
+        head += eol;
+        match parse_head(head.as_bytes(), limits()) {
+            Parsed::Ok(r) => {
+                prop_assert_eq!(&r.method, method);
+                prop_assert_eq!(&r.path, &path);
+                prop_assert_eq!(r.accept.as_deref(), accept.as_deref().map(str::trim));
+            }
+            other => prop_assert!(false, "{:?} for {:?}", other, head),
+        }
+    }
+
+    /// Any label values and sample values render, in both formats, to lines that parse back to
+    /// the same values.
+    #[test]
+    fn expositions_round_trip(samples in proptest::collection::vec(
+        ("\\PC{0,12}|[\\\\\"\n]{0,4}", "\\PC{0,12}", any::<f64>()), 0..8)) {
+        let mut g = Family::new("zombies_prop", Kind::Gauge, "help \\ \"q\"\nx", &["a", "b"]);
+        for (a, b, v) in &samples {
+            g.push(vec![a.clone(), b.clone()], *v);
+        }
+        for fmt in [Format::Text004, Format::OpenMetrics] {
+            let out = encode(std::slice::from_ref(&g), fmt);
+            let got: Vec<_> = out.lines().filter(|l| !l.starts_with('#')).map(parse_sample).collect();
+            prop_assert_eq!(got.len(), samples.len(), "{}", out);
+            for ((name, values, value), (a, b, v)) in got.iter().zip(&samples) {
+                prop_assert_eq!(name, "zombies_prop");
+                prop_assert_eq!(values, &vec![a.clone(), b.clone()]);
+                prop_assert!(value == v || (value.is_nan() && v.is_nan()), "{} vs {}", value, v);
+            }
+            if fmt == Format::OpenMetrics {
+                prop_assert!(out.ends_with("# EOF\n"));
+            }
+        }
+    }
+}
