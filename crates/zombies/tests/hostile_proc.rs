@@ -236,3 +236,63 @@ fn every_subcommand_finishes_on_a_hostile_tree_and_counts_the_entries() {
     assert_eq!(sample(&r.body, "zombies_scanned_cgroups"), Some(5.0));
     assert_eq!(agent.stop(), Some(0));
 }
+
+/// Names are shown escaped so none can pass for another: a zombie named `a\nb` with a real
+/// backslash prints as `a\\nb`, one with a newline as `a\nb`, an escape sequence as `\u{1b}`;
+/// the raw bytes never reach the terminal.
+#[test]
+fn names_with_backslashes_cannot_pass_for_control_characters() {
+    let dir = temp_dir("zombies-names");
+    let root = dir.0.join("proc");
+    write(
+        &root.join("1/stat"),
+        stat_line(1, "init", 'S', 0).as_bytes(),
+    );
+    write(
+        &root.join("50/stat"),
+        stat_line(50, "app", 'S', 1).as_bytes(),
+    );
+    write(
+        &root.join("60/stat"),
+        stat_line(60, "a\\nb", 'Z', 50).as_bytes(),
+    );
+    write(
+        &root.join("61/stat"),
+        stat_line(61, "a\nb", 'Z', 50).as_bytes(),
+    );
+    write(
+        &root.join("62/stat"),
+        stat_line(62, "c\x1b[31m", 'Z', 50).as_bytes(),
+    );
+    let p = root.to_str().unwrap();
+    let common = [
+        "--proc-root",
+        p,
+        "--sys-root",
+        "/nonexistent",
+        "--color",
+        "never",
+    ];
+    for sub in [&[][..], &["tree"][..]] {
+        let mut a = sub.to_vec();
+        a.extend_from_slice(&common);
+        let (code, out, err, _) = run_bounded(&a);
+        assert_eq!(code, 0, "{a:?}: {err}");
+        assert!(out.contains(r"a\\nb"), "{a:?}:\n{out}");
+        assert!(out.contains(r"a\nb"), "{a:?}:\n{out}");
+        assert!(out.contains(r"c\u{1b}[31m"), "{a:?}:\n{out}");
+        assert!(!out.contains('\x1b'), "{a:?}: raw escape in\n{out}");
+        assert!(!out.contains("a\nb"), "{a:?}: raw newline in a name\n{out}");
+    }
+    let mut a = vec!["--json"];
+    a.extend_from_slice(&common);
+    let (_, out, _, _) = run_bounded(&a);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = v["groups"][0]["zombies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|z| z["name"].as_str())
+        .collect();
+    assert_eq!(names, vec![r"a\\nb", r"a\nb", r"c\u{1b}[31m"], "{out}");
+}
