@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (not a test) of procmodel's full /proc scan against `ps -eo pid,ppid,stat,comm`, in ONE
 # run, at 10,000 and 30,000 extra processes (sleeping children of a helper), as the zombies issue asks:
-# the scan must be >= 3x faster than ps with at most 4 syscalls per process.
+# the scan must be >= 5x faster than ps with at most 3.1 syscalls per process (openat + read + close
+# of /proc/PID/stat; the rest is per scan, not per process).
 #
 # For each size: both commands are run ROUNDS times, interleaved (scan, ps, scan, ps, ...), each timed
 # from fork to exit (process start-up included for both); the median is reported with the ratio. The
@@ -57,7 +58,7 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 printf '# procmodel scan vs ps\n\n'
 printf 'Host: %s cores, kernel %s, %s. Median of %s interleaved runs each, wall time fork to exit.\n\n' \
   "$(nproc)" "$(uname -r)" "$(ps --version 2>&1 | head -1)" "$ROUNDS"
-printf '| extra processes | processes seen | scan median ms | ps median ms | ps / scan | syscalls per process (scan) | openat+fstat+read+close per process | target |\n'
+printf '| extra processes | processes seen | scan median ms | ps median ms | ps / scan | syscalls per process (scan) | openat+read+close (+fstat) per process | target |\n'
 printf '|---|---|---|---|---|---|---|---|\n'
 status=0
 for n in $SIZES; do
@@ -86,9 +87,9 @@ for n in $SIZES; do
   ratio=$(awk -v a="$ps_ms" -v b="$scan_ms" 'BEGIN {printf "%.1f", a / b}')
   per=$(awk -v a="$total" -v b="$traced" 'BEGIN {printf "%.3f", a / b}')
   hot_per=$(awk -v a="$hot" -v b="$traced" 'BEGIN {printf "%.3f", a / b}')
-  ok=$(awk -v r="$ratio" -v p="$hot_per" 'BEGIN {print (r >= 3 && p <= 4.05) ? "PASS" : "MISS"}')
+  ok=$(awk -v r="$ratio" -v p="$per" 'BEGIN {print (r >= 5 && p <= 3.1) ? "PASS" : "MISS"}')
   [ "$ok" = PASS ] || status=1
-  printf '| %s | %s | %.1f | %.1f | %sx | %s | %s | %s (>= 3x, <= 4) |\n' "$n" "$seen" \
+  printf '| %s | %s | %.1f | %.1f | %sx | %s | %s | %s (>= 5x, <= 3.1) |\n' "$n" "$seen" \
     "$(awk -v x="$scan_ms" 'BEGIN {print x / 1000}')" "$(awk -v x="$ps_ms" 'BEGIN {print x / 1000}')" \
     "$ratio" "$per" "$hot_per" "$ok"
   exec 7>&-
