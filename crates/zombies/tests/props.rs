@@ -150,3 +150,52 @@ proptest! {
         }
     }
 }
+
+/// A number of seconds as a user might type it, or not.
+fn seconds_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<f64>().prop_map(|v| v.to_string()),
+        any::<u64>().prop_map(|v| v.to_string()),
+        "[0-9eE.+-]{0,14}",
+        proptest::sample::select(vec![
+            "inf".to_string(),
+            "-inf".into(),
+            "NaN".into(),
+            "1e308".into(),
+            "-0".into(),
+            "0.05".into(),
+            "31536000".into(),
+            "31536000.1".into(),
+            "".into(),
+        ]),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// The duration and ratio flags (`--interval`, `--window`, `--min-age`, `--max-pid-usage`)
+    /// take any text: a clear error (exit 2, the flag named) or a run, never an internal error.
+    #[test]
+    fn duration_flags_never_crash(interval in seconds_text(), window in seconds_text(),
+                                  min_age in seconds_text(), ratio in seconds_text()) {
+        let root = std::env::temp_dir().join(format!("zombies-props-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("1")).unwrap();
+        std::fs::write(root.join("1/stat"), format!("1 (init) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5{} 0\n", " 0".repeat(29))).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_zombies"))
+            .args(["watch", "--iterations", "1", "--proc-root", root.to_str().unwrap(), "--sys-root", "/nonexistent"])
+            .arg(format!("--interval={interval}"))
+            .arg(format!("--window={window}"))
+            .arg(format!("--min-age={min_age}"))
+            .arg(format!("--max-pid-usage={ratio}"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        prop_assert!(!err.contains("internal error") && !err.contains("panicked"), "{}", err);
+        match out.status.code() {
+            Some(0) | Some(1) => {}
+            Some(2) => prop_assert!(err.contains("invalid value"), "{}", err),
+            other => prop_assert!(false, "exit {:?}: {}", other, err),
+        }
+    }
+}
