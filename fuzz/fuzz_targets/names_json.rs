@@ -59,6 +59,8 @@ fuzz_target!(|data: &[u8]| {
         attribution: None,
         cgroup_from_parent: false,
         cmdline: Some(procmodel::parse::split_cmdline(data)),
+        exit_sched_ms: None,
+        wchan: None,
     };
     let json = serde_json::to_string(&proc_).unwrap();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();

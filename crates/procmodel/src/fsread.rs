@@ -33,16 +33,16 @@ pub const OPEN_FLAGS: libc::c_int = libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::
 pub const STAT_MAX: usize = 4096;
 /// First buffer for `/proc/PID/stat`: real lines are 250-400 bytes, so one `read` suffices.
 pub const STAT_FIRST: usize = 1024;
-/// Cap of `/proc/PID/status` (about 1.5 KB; long `Cpus_allowed_list`/`NSpid` lines stay far
-/// below this).
+/// Cap of `/proc/PID/status` and `/proc/PID/sched` (about 1.5 and 3 KB; long
+/// `Cpus_allowed_list`/`NSpid` lines stay far below this).
 pub const STATUS_MAX: usize = 64 * 1024;
 /// Cap of `/proc/PID/cgroup`: one line per hierarchy (about 15), each path at most `PATH_MAX`.
 pub const CGROUP_MAX: usize = 64 * 1024;
 /// Cap of `/proc/PID/cmdline`: the argument area the kernel shows is bounded by `ARG_MAX`
 /// (a quarter of the default 8 MiB stack limit).
 pub const CMDLINE_MAX: usize = 2 * 1024 * 1024;
-/// Cap of one-line files: `loadavg`, `uptime`, `sys/kernel/*`, `pids.current`, `pids.max`,
-/// `pids.events`, `cgroup.controllers`.
+/// Cap of one-line files: `loadavg`, `uptime`, `wchan`, `sys/kernel/*`, `pids.current`,
+/// `pids.max`, `pids.events`, `cgroup.controllers`.
 pub const LINE_MAX: usize = 4096;
 /// Cap of `/proc/stat` (one line per CPU, one long `intr` line).
 pub const PROC_STAT_MAX: usize = 1024 * 1024;

@@ -69,7 +69,8 @@ const MAX_PODMAN_STATE: u64 = 64 << 20;
 const MAX_LOG_LINKS: usize = 100_000;
 
 fn read_bounded(path: &Path, max: u64) -> Option<Vec<u8>> {
-    let f = std::fs::File::open(path).ok()?;
+    // Non-blocking, no symbolic link in place of the file, regular files only (crate::fsread).
+    let f = crate::fsread::open(path).ok()?;
     if !f.metadata().ok()?.is_file() {
         return None;
     }

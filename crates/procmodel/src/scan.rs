@@ -790,9 +790,10 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
             }
             if p.is_zombie() {
                 // One small file per zombie: its exit time (absent without scheduler debug).
-                p.exit_sched_ms = std::fs::read(proc_root.join(format!("{pid}/sched")))
-                    .ok()
-                    .and_then(|b| tracker::sched_exec_start_ms(&b));
+                p.exit_sched_ms =
+                    fsread::read(&proc_root.join(format!("{pid}/sched")), fsread::STATUS_MAX)
+                        .ok()
+                        .and_then(|b| tracker::sched_exec_start_ms(&b));
             }
             let is_runtime = p.comm == b"conmon" || p.comm.starts_with(b"containerd-shim");
             if is_runtime {
@@ -831,7 +832,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
                 Err(e) => errors.record(&path, &e),
             }
             // Where it sleeps: `do_wait` is a parent blocked in wait() (no handler needed).
-            p.wchan = std::fs::read(proc_root.join(format!("{pid}/wchan")))
+            p.wchan = fsread::read(&proc_root.join(format!("{pid}/wchan")), fsread::LINE_MAX)
                 .ok()
                 .map(|b| b.trim_ascii().to_vec());
         }
@@ -910,7 +911,10 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
             processes
                 .iter()
                 .filter(|p| p.comm == b"dockerd" && !matches!(p.state, b'Z' | b'D' | b'X'))
-                .filter_map(|p| std::fs::read(proc_root.join(format!("{}/cmdline", p.pid))).ok())
+                .filter_map(|p| {
+                    let path = proc_root.join(format!("{}/cmdline", p.pid));
+                    fsread::read(&path, fsread::CMDLINE_MAX).ok()
+                })
                 .filter_map(|b| naming::docker_data_root(&parse::split_cmdline(&b)))
                 .collect()
         } else {
@@ -929,7 +933,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
     let sched_now_ms = if zombies.is_empty() {
         None
     } else {
-        std::fs::read(proc_root.join("thread-self/sched"))
+        fsread::read(&proc_root.join("thread-self/sched"), fsread::STATUS_MAX)
             .ok()
             .and_then(|b| tracker::sched_exec_start_ms(&b))
     };
@@ -1240,6 +1244,7 @@ mod tests {
             sys_root: root.join("nosys"),
             pods_log_root: None,
             detail: Detail::Minimal,
+            state_root: None,
         })
         .unwrap();
         let bad = (n / 1000) as usize;

@@ -144,6 +144,7 @@ proptest! {
             num_threads: 1, start_ticks: 5, exit_code: s.exit_code, uid: None,
             exited_leader: false, nspid: None, sig_cgt: None, sig_ign: None, cgroups: None,
             attribution: None, cgroup_from_parent: false, cmdline: Some(args.clone()),
+            exit_sched_ms: None, wchan: None,
         };
         let v: serde_json::Value = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         prop_assert_eq!(v["comm"].as_str().unwrap(), String::from_utf8_lossy(&comm));
