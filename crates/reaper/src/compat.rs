@@ -88,6 +88,7 @@ static TINI_ENVS: [EnvOpt; 3] = [
 ];
 
 fn tini_defaults(c: &mut Config) {
+    c.forward_sync = false; // tini leaves SIGSEGV & co. their default action
     c.subreaper = Subreaper::Off; // tini warns instead, unless -s or TINI_SUBREAPER
     c.drain = false; // the main child's exit ends tini at once
 }
@@ -225,7 +226,6 @@ const fn tini_named(name: &'static str) -> Persona {
 
 fn di_single(c: &mut Config) {
     c.forward = Forward::Child;
-    c.term_group_on_exit = false;
 }
 fn di_verbose(c: &mut Config) {
     c.verbosity = 3;
@@ -313,8 +313,19 @@ fn render_dumb_init(ev: &Event, l: &mut Line) -> bool {
         Event::Received { sig } => {
             l.s("Received signal ").n(*sig as i64).s(".");
         }
-        Event::Forwarded { sig, .. } => {
-            l.s("Forwarded signal ").n(*sig as i64).s(" to children.");
+        Event::Forwarded { sig, from, .. } => {
+            if sig != from {
+                l.s("Translating signal ")
+                    .n(*from as i64)
+                    .s(" to ")
+                    .n(*sig as i64)
+                    .s(".\n[dumb-init] ");
+            }
+            if *sig == 0 {
+                l.s("Not forwarding signal 0 to children (ignored).");
+            } else {
+                l.s("Forwarded signal ").n(*sig as i64).s(" to children.");
+            }
         }
         Event::Swallowed { sig } => {
             l.s("Ignoring tty hand-off signal ").n(*sig as i64).s(".");
@@ -323,7 +334,8 @@ fn render_dumb_init(ev: &Event, l: &mut Line) -> bool {
             pid,
             exit: Exit::Code(c),
         } => {
-            l.s("A child with PID ")
+            // dumb-init reaps on SIGCHLD, and says it got it first.
+            l.s("Received signal 17.\n[dumb-init] A child with PID ")
                 .n(*pid as i64)
                 .s(" exited with exit status ")
                 .n(*c as i64)
@@ -333,7 +345,7 @@ fn render_dumb_init(ev: &Event, l: &mut Line) -> bool {
             pid,
             exit: Exit::Signal(s),
         } => {
-            l.s("A child with PID ")
+            l.s("Received signal 17.\n[dumb-init] A child with PID ")
                 .n(*pid as i64)
                 .s(" was terminated by signal ")
                 .n(*s as i64)
@@ -394,6 +406,7 @@ static CAT_OPTS: [Opt; 5] = [
 static CAT_ENVS: [EnvOpt; 1] = [env(c"CATATONIT_DEBUG", When::Set, Act::Set(cat_debug), 3)];
 
 fn cat_defaults(c: &mut Config) {
+    c.forward_sync = false; // catatonit leaves SIGSEGV & co. their default action
     c.subreaper = Subreaper::Required;
     c.drain = false;
 }
@@ -444,7 +457,8 @@ fn render_catatonit(ev: &Event, l: &mut Line) -> bool {
             l.s("received signal ");
             push_sig(l, *sig);
         }
-        Event::Forwarded { sig, to } => {
+        Event::Forwarded { sig: 0, .. } => return false,
+        Event::Forwarded { sig, to, .. } => {
             l.s("forwarded ");
             push_sig(l, *sig);
             l.s(" to ").n(*to as i64);

@@ -65,6 +65,9 @@ pub struct Config {
     /// After forwarding SIGTSTP/SIGTTIN/SIGTTOU (whatever they became), stop reaper too (`-S`,
     /// dumb-init).
     pub stop_with_job: bool,
+    /// Forward synchronous signals (SIGSEGV, ...) that another process sent (reaper, dumb-init);
+    /// false: leave them their default action, as tini and catatonit do.
+    pub forward_sync: bool,
     /// Pause mode: no child.
     pub pause: bool,
     /// Index in argv of PROGRAM (0: none given).
@@ -94,6 +97,7 @@ impl Config {
             subreaper: Subreaper::Auto,
             term_group_on_exit: false,
             stop_with_job: false,
+            forward_sync: true,
             pause: false,
             program: 0,
         }

@@ -91,6 +91,17 @@ pub fn start(args: sys::Args) -> ! {
             sys::exit(0)
         }
         Ok(Parsed::Run(mut cfg)) => {
+            if pause && cfg.program != 0 {
+                // `reaper pause -- true`, `reaper pause -t0 255`: pause runs nothing.
+                usage_error(
+                    persona,
+                    &config::UsageError {
+                        what: b"pause",
+                        value: args.get(cfg.program),
+                        reason: "runs no PROGRAM: give options only (reaper pause [OPTIONS])",
+                    },
+                );
+            }
             cfg.pause |= pause;
             if cfg.program == 0 && !cfg.pause {
                 usage_error(

@@ -35,8 +35,8 @@ pub enum Event<'a> {
     Spawned { pid: i32 },
     /// A signal arrived.
     Received { sig: i32 },
-    /// A signal was forwarded.
-    Forwarded { sig: i32, to: i32 },
+    /// Signal `from` arrived and `sig` (`from` as rewritten; 0: nothing) was sent to `to` (0: nobody).
+    Forwarded { sig: i32, from: i32, to: i32 },
     /// An orphan was reaped (with `-w`).
     Reaped {
         pid: i32,
@@ -350,7 +350,8 @@ fn render_reaper(ev: &Event, l: &mut Line) -> bool {
             l.s("received ");
             push_sig(l, *sig);
         }
-        Event::Forwarded { sig, to } => {
+        Event::Forwarded { sig: 0, .. } | Event::Forwarded { to: 0, .. } => return false,
+        Event::Forwarded { sig, to, .. } => {
             l.s("forwarded ");
             push_sig(l, *sig);
             l.s(" to ").n(*to as i64);

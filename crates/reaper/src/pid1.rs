@@ -10,10 +10,11 @@
 //!   synchronously with `sigtimedwait`, which also carries the grace deadline without a race.
 
 use crate::config::{Config, Forward, Subreaper};
-use crate::out::{Line, STDERR};
+use crate::out::{self, Line};
 use crate::persona::{self, Event, Persona};
 use crate::signals::{
-    self, BLOCKABLE, FORWARDED, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGSTOP, SIGTERM,
+    self, BLOCKABLE, FORWARDED, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGSTOP,
+    SIGTERM, SYNCHRONOUS,
 };
 use crate::sys::{self, Disposition, Exit, SigSet, Wait};
 use crate::{spawn, user};
@@ -27,7 +28,7 @@ pub fn emit(persona: &Persona, verbosity: u8, ev: &Event) {
     if ev.level() as u8 <= verbosity {
         let mut l = Line::new();
         if (persona.render)(ev, &mut l) {
-            l.write_to(STDERR);
+            l.log();
         }
     }
 }
@@ -56,26 +57,51 @@ fn handler_persona() -> &'static Persona {
         .unwrap_or(&persona::REAPER)
 }
 
+/// Sends `sig`, as rewritten, to `target` (0: to nobody) and says so. Async-signal-safe.
+fn forward(p: &Persona, v: u8, sig: i32, target: i32) {
+    let to = REWRITE.get(sig as usize).map_or(0, |r| r.load(Relaxed)) as i32;
+    if to != 0 && target != 0 {
+        let _ = sys::kill(target, to);
+    }
+    emit(
+        p,
+        v,
+        &Event::Forwarded {
+            sig: to,
+            from: sig,
+            to: target,
+        },
+    );
+}
+
 /// Runs in signal context for every forwarded signal: async-signal-safe calls only (kill, write).
-extern "C" fn on_signal(sig: i32) {
+extern "C" fn on_signal(sig: i32, info: &libc::siginfo_t, _: *mut core::ffi::c_void) {
     let saved = sys::get_errno();
+    if !sys::sent_by_other(info) && (sig == SIGPIPE || SYNCHRONOUS.has(sig)) {
+        // Raised for reaper's own action, not sent: never PROGRAM's. SIGPIPE comes from a log write
+        // to a closed pipe (the write fails with EPIPE and the line is counted as dropped). A fault
+        // keeps its default action: back to the default, the faulting instruction runs again and the
+        // kernel kills reaper; a raise() of our own is repeated.
+        if sig != SIGPIPE {
+            let _ = sys::set_disposition(sig, Disposition::Default);
+            if info.si_code <= 0 {
+                let _ = sys::kill(sys::getpid(), sig);
+            }
+        }
+        return sys::set_errno(saved);
+    }
     let (p, v) = (handler_persona(), VERBOSITY.load(Relaxed));
     let bit = SigSet::of(sig).0;
     if SWALLOW.fetch_and(!bit, Relaxed) & bit != 0 {
         emit(p, v, &Event::Swallowed { sig });
     } else {
         emit(p, v, &Event::Received { sig });
-        let to = REWRITE.get(sig as usize).map_or(0, |r| r.load(Relaxed)) as i32;
+        // The target's number is ours only while PROGRAM is unreaped: once the loop has reaped it
+        // (and before it clears TARGET) the number may already name another process. The handler
+        // cannot run in the middle of the reaping wait, so the check cannot go stale before the kill.
         let target = TARGET.load(Relaxed);
-        if to != 0 && target != 0 && sys::kill(target, to).is_ok() {
-            emit(
-                p,
-                v,
-                &Event::Forwarded {
-                    sig: to,
-                    to: target,
-                },
-            );
+        if target != 0 && sys::unreaped(target.abs()) {
+            forward(p, v, sig, target);
         }
         // A stop signal discards a pending SIGCONT: if one came in while we ran, do not stop.
         let job_control =
@@ -254,6 +280,7 @@ impl Core<'_> {
 
     fn exit(&self, code: i32) -> ! {
         self.summary();
+        out::report_drops();
         sys::exit(code)
     }
 }
@@ -318,6 +345,7 @@ fn descendants(root: i32) -> Vec<i32> {
 /// Runs reaper with `cfg`; never returns.
 pub fn run(cfg: &Config, args: &sys::Args) -> ! {
     let inherited_mask = sys::sigmask();
+    out::open_log();
     // Block every signal while we set up: what arrives now is delivered once the handlers exist.
     sys::set_sigmask(BLOCKABLE);
     let mut core = Core {
@@ -371,10 +399,18 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
         }
     };
     TARGET.store(0, Relaxed);
-    core.emit(&Event::ProgramExited { exit: status });
     if cfg.term_group_on_exit {
-        let _ = sys::kill(-child, SIGTERM); // dumb-init: the rest of PROGRAM's group is told to go too
+        // dumb-init: the rest of PROGRAM's group is told to go too (SIGTERM as rewritten), and it says
+        // so as dumb-init does, before its goodbye.
+        // With -c it would signal a reaped pid: reaper only says it.
+        let group = if cfg.forward == Forward::Session {
+            -child
+        } else {
+            0
+        };
+        forward(cfg.persona, cfg.verbosity, SIGTERM, group);
     }
+    core.emit(&Event::ProgramExited { exit: status });
     core.drain();
     let code = match status {
         Exit::Code(c) => c,
@@ -469,7 +505,16 @@ fn arm_forwarding(core: &Core, child: i32, foreground: bool) {
         },
         Relaxed,
     );
-    for sig in (1..=64).filter(|&s| FORWARDED.has(s)) {
+    let handled = if cfg.forward_sync {
+        FORWARDED.with_all(SYNCHRONOUS)
+    } else {
+        FORWARDED
+    };
+    // SIGTERM last: tests (and people) may take a caught SIGTERM as "ready for signals".
+    for sig in (1..=64)
+        .filter(|&s| handled.has(s) && s != SIGTERM)
+        .chain([SIGTERM])
+    {
         let what = if foreground && (sig == signals::SIGTTIN || sig == signals::SIGTTOU) {
             Disposition::Ignore // we may write to the terminal from the background now
         } else {
@@ -503,7 +548,7 @@ fn pause(mut core: Core) -> ! {
 /// mount (catatonit#28), and close inherited descriptors, so that it keeps no pipe open (catatonit#12).
 fn hygiene(core: &Core) {
     let _ = sys::chdir(c"/");
-    if let Err(e) = sys::close_from(3) {
+    if let Err(e) = sys::close_from_3(out::log_fd()) {
         core.emit(&Event::Failed {
             what: "close_range",
             err: e,

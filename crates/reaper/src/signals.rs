@@ -6,6 +6,7 @@ use crate::sys::SigSet;
 pub const SIGHUP: i32 = 1;
 pub const SIGINT: i32 = 2;
 pub const SIGKILL: i32 = 9;
+pub const SIGPIPE: i32 = 13;
 pub const SIGTERM: i32 = 15;
 pub const SIGCHLD: i32 = 17;
 pub const SIGCONT: i32 = 18;
@@ -29,8 +30,9 @@ const NAMES: [&str; 31] = [
 /// Other names for the same numbers.
 const ALIASES: [(&str, i32); 3] = [("IOT", 6), ("POLL", 29), ("CLD", 17)];
 
-/// Synchronous signals: raised by a fault in the process itself. Never forwarded, never blocked in
-/// reaper (a fault in PID 1 must kill it, not hang it).
+/// Synchronous signals: raised by a fault in the process itself. Never blocked in reaper (a fault in
+/// PID 1 must kill it, not hang it); forwarded only when another process sent them, and only by the
+/// personas whose original does (reaper's own, dumb-init).
 pub const SYNCHRONOUS: SigSet = SigSet::of(4) // ILL
     .with(5) // TRAP
     .with(6) // ABRT

@@ -70,7 +70,11 @@ impl SigSet {
     pub const fn with(self, sig: i32) -> SigSet {
         SigSet(self.0 | Self::of(sig).0)
     }
-    /// The set without the members of `other`.
+    /// The set with the members of `other` too.
+    pub const fn with_all(self, other: SigSet) -> SigSet {
+        SigSet(self.0 | other.0)
+    }
+    /// `self` without the signals of `other`.
     pub const fn minus(self, other: SigSet) -> SigSet {
         SigSet(self.0 & !other.0)
     }
@@ -149,8 +153,9 @@ pub enum Disposition {
     Default,
     /// Discard it.
     Ignore,
-    /// Run `handler`, then resume the system call it interrupted (SA_RESTART).
-    Handle(extern "C" fn(c_int)),
+    /// Run `handler` with what the kernel says of the signal (SA_SIGINFO), then resume the system
+    /// call it interrupted (SA_RESTART).
+    Handle(extern "C" fn(c_int, &libc::siginfo_t, *mut core::ffi::c_void)),
 }
 
 /// Sets the disposition of `sig`. While a handler runs every other signal is blocked.
@@ -158,7 +163,10 @@ pub fn set_disposition(sig: i32, what: Disposition) -> Result<()> {
     let (handler, flags) = match what {
         Disposition::Default => (libc::SIG_DFL, 0),
         Disposition::Ignore => (libc::SIG_IGN, 0),
-        Disposition::Handle(handler) => (handler as usize, libc::SA_RESTART as libc::c_ulong),
+        Disposition::Handle(handler) => (
+            handler as usize,
+            (libc::SA_RESTART | libc::SA_SIGINFO) as libc::c_ulong,
+        ),
     };
     #[cfg(target_arch = "x86_64")]
     let (flags, restorer) = (flags | SA_RESTORER, reaper_sigreturn as *const () as usize);
@@ -170,8 +178,8 @@ pub fn set_disposition(sig: i32, what: Disposition) -> Result<()> {
         restorer,
         mask: u64::MAX,
     };
-    // SAFETY: `act` is a valid kernel sigaction; the handler is an `extern "C" fn(c_int)` that lives for
-    // the whole program; the restorer is the trampoline above. A null `oldact` is allowed.
+    // SAFETY: `act` is a valid kernel sigaction; the handler is an `extern "C"` function with the
+    // SA_SIGINFO signature (the kernel passes a valid, non-null siginfo) that lives for the whole program; the restorer is the trampoline above. A null `oldact` is allowed.
     let r = unsafe {
         libc::syscall(
             libc::SYS_rt_sigaction,
@@ -231,6 +239,24 @@ pub fn sigtimedwait(set: SigSet, timeout_ms: Option<u64>) -> Result<Option<i32>>
         Err(Errno(libc::EAGAIN)) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Whether another process sent this signal (`kill`, `sigqueue`, `tgkill`: `si_code <= 0` and a sender
+/// other than us). False for what the kernel raised for our own action: a fault (`si_code > 0`), or the
+/// SIGPIPE of a write of ours to a broken pipe (the kernel sends it as `SI_USER` from ourselves).
+pub fn sent_by_other(info: &libc::siginfo_t) -> bool {
+    // SAFETY: with si_code <= 0 the kernel filled the `kill`/`rt` member, whose first field is si_pid.
+    info.si_code <= 0 && unsafe { info.si_pid() } != getpid()
+}
+
+/// Whether `pid` is still a child of ours that nobody reaped (alive, or a zombie): only then does
+/// the number surely still name it. `waitid(WNOWAIT)` leaves it waitable.
+pub fn unreaped(pid: i32) -> bool {
+    // SAFETY: siginfo_t is plain data; all-zero is a valid value the kernel may fill in.
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL;
+    // SAFETY: `info` is a valid siginfo_t.
+    unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) == 0 }
 }
 
 /// Sends `sig` to `pid` (negative: a process group; -1: every process we may signal).
@@ -504,6 +530,59 @@ impl Drop for Fd {
     }
 }
 
+/// How reaper's log descriptor must be written without blocking.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    /// An open file description of our own with O_NONBLOCK (a pipe reopened through /proc), or a
+    /// file or terminal, which do not block on a full reader.
+    Write,
+    /// A socket: `send(MSG_DONTWAIT)`.
+    Socket,
+}
+
+/// Opens what fd 2 is, for logs that never block: a pipe is reopened through /proc (a description of
+/// our own, so O_NONBLOCK does not change the child's), a socket is sent to with MSG_DONTWAIT; any other
+/// file is used as it is. Returns the descriptor to write to (close-on-exec when new).
+pub fn open_log() -> (c_int, LogKind) {
+    // SAFETY: stat is plain data; fstat fills it in.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: `st` is a valid stat buffer.
+    if unsafe { libc::fstat(2, &mut st) } == 0 {
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFIFO => {
+                let flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC;
+                // SAFETY: the path is NUL-terminated.
+                let fd = unsafe { libc::open(c"/proc/self/fd/2".as_ptr(), flags) };
+                if fd >= 0 {
+                    return (fd, LogKind::Write);
+                }
+            }
+            libc::S_IFSOCK => return (2, LogKind::Socket),
+            _ => {}
+        }
+    }
+    (2, LogKind::Write)
+}
+
+/// Writes `buf` to the log descriptor at once or not at all; false when it did not fit (full pipe,
+/// EAGAIN) or could not be written (EPIPE, ...).
+pub fn write_log(fd: c_int, kind: LogKind, buf: &[u8]) -> bool {
+    loop {
+        // SAFETY: `buf` is valid for reads of its length.
+        let r = unsafe {
+            if kind == LogKind::Socket {
+                let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+                libc::send(fd, buf.as_ptr().cast(), buf.len(), flags)
+            } else {
+                libc::write(fd, buf.as_ptr().cast(), buf.len())
+            }
+        };
+        if r >= 0 || errno().0 != libc::EINTR {
+            return r == buf.len() as isize;
+        }
+    }
+}
+
 /// Writes all of `buf` to `fd`, ignoring errors (a log line that cannot be written is dropped).
 pub fn write_all(fd: c_int, mut buf: &[u8]) {
     while !buf.is_empty() {
@@ -525,10 +604,17 @@ pub fn chdir(path: &CStr) -> Result<()> {
     check(unsafe { libc::chdir(path.as_ptr()) }).map(|_| ())
 }
 
-/// Closes every descriptor from `first` on.
-pub fn close_from(first: u32) -> Result<()> {
-    // SAFETY: close_range takes integers only; it closes descriptors nothing else in reaper uses.
-    check_long(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) }).map(|_| ())
+/// Closes every descriptor from 3 on but `keep` (reaper's own log descriptor, or anything below 3).
+pub fn close_from_3(keep: c_int) -> Result<()> {
+    let keep = keep.max(2) as u32;
+    for (first, last) in [(3, keep.wrapping_sub(1)), (keep + 1, u32::MAX)] {
+        if first <= last {
+            // SAFETY: close_range takes integers only; it closes descriptors nothing else in reaper
+            // uses.
+            check_long(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) })?;
+        }
+    }
+    Ok(())
 }
 
 /// The foreground process group of the terminal on `fd`, if `fd` is a terminal.
