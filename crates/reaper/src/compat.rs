@@ -8,7 +8,7 @@ use crate::config::{self, Act, Config, EnvOpt, Forward, Opt, Subreaper, When};
 use crate::out::Line;
 use crate::persona::{env, no_early, opt, push_sig, Codes, Event, Persona};
 use crate::signals;
-use crate::sys::{self, Args, Exit};
+use crate::sys::{self, Args, Exit, SigSet};
 
 /// Appends `[LEVEL tini (PID)] ` for an event's level.
 fn pid_prefix(l: &mut Line, before: &str, after: &str) {
@@ -88,6 +88,7 @@ static TINI_ENVS: [EnvOpt; 3] = [
 ];
 
 fn tini_defaults(c: &mut Config) {
+    c.ignored = SigSet::of(signals::SIGTTIN).with(signals::SIGTTOU); // tini ignores them
     c.forward_sync = false; // tini leaves SIGSEGV & co. their default action
     c.subreaper = Subreaper::Off; // tini warns instead, unless -s or TINI_SUBREAPER
     c.drain = false; // the main child's exit ends tini at once
@@ -125,10 +126,12 @@ fn render_tini(ev: &Event, l: &mut Line) -> bool {
         crate::persona::Level::Debug => "[DEBUG tini (",
     };
     match ev {
+        // getopt's line or nothing (no PROGRAM): the help text follows (main.rs).
+        Event::Usage(e) if e.what.is_empty() => return false,
+        Event::Usage(e) if e.getopt(l, false) => return true,
         Event::Usage(e) => {
-            l.s("tini: ");
-            usage_reason(l, e);
-            l.s("\nUsage: tini [OPTIONS] PROGRAM -- [ARGS] | --version (tini -h for help)");
+            pid_prefix(l, "[FATAL tini (", ")] Not a valid option for -");
+            l.b(e.what).s(": ").b(e.value);
             return true;
         }
         Event::Summary { .. }
@@ -153,8 +156,10 @@ fn render_tini(ev: &Event, l: &mut Line) -> bool {
             l.s("not running as PID 1 and not registered as a child subreaper: orphans will not come here, ")
                 .s("so zombie reaping won't work. Use -s or TINI_SUBREAPER, or run tini as PID 1.");
         }
-        Event::Spawned { pid } => {
-            l.s("Spawned child process with pid '")
+        Event::Spawned { pid, prog } => {
+            l.s("Spawned child process '")
+                .b(prog)
+                .s("' with pid '")
                 .n(*pid as i64)
                 .s("'");
         }
@@ -163,8 +168,10 @@ fn render_tini(ev: &Event, l: &mut Line) -> bool {
             push_sig(l, *sig);
             l.s("'");
         }
-        Event::ChildReaped { .. } => {
-            l.s("Received SIGCHLD");
+        Event::ChildReaped { pid, .. } => {
+            l.s("Received SIGCHLD\n");
+            pid_prefix(l, tag, ")] Reaped child with pid: '");
+            l.n(*pid as i64).s("'");
         }
         Event::Reaped { pid, .. } => {
             l.s("Reaped zombie process with pid=").n(*pid as i64);
@@ -215,6 +222,7 @@ const fn tini_named(name: &'static str) -> Persona {
         defaults: tini_defaults,
         early: tini_early,
         help: (TINI_HELP, 1),
+        usage_help: true,
         version: (TINI_VERSION, 1),
         codes: TINI_CODES,
         render: render_tini,
@@ -229,6 +237,7 @@ fn di_single(c: &mut Config) {
 }
 fn di_verbose(c: &mut Config) {
     c.verbosity = 3;
+    c.log_chld = true;
 }
 fn di_rewrite(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str> {
     // Numbers as dumb-init takes them (1..31 to 0..31); names too, which dumb-init#87 asks for.
@@ -246,10 +255,15 @@ static DI_OPTS: [Opt; 5] = [
     opt(b'V', "version", Act::Version, 3),
 ];
 
+fn di_debug_env(c: &mut Config) {
+    crate::out::log(b"[dumb-init] Running in debug mode.\n");
+    di_verbose(c);
+}
+
 #[rustfmt::skip]
 static DI_ENVS: [EnvOpt; 2] = [
     env(c"DUMB_INIT_SETSID", When::Equals(b"0"), Act::Set(di_single), 0),
-    env(c"DUMB_INIT_DEBUG", When::Equals(b"1"), Act::Set(di_verbose), 2),
+    env(c"DUMB_INIT_DEBUG", When::Equals(b"1"), Act::Set(di_debug_env), 2),
 ];
 
 fn di_defaults(c: &mut Config) {
@@ -285,15 +299,25 @@ fn exit_status(exit: Exit) -> i64 {
     }
 }
 
+/// ` (errno=N TEXT).`
+fn errno_text(l: &mut Line, e: sys::Errno) {
+    l.s(" (errno=").n(e.0 as i64).s(" ").s(e.text()).s(").");
+}
+
 fn render_dumb_init(ev: &Event, l: &mut Line) -> bool {
     if let Event::Usage(e) = ev {
         // dumb-init's usage lines carry no "[dumb-init]" prefix.
-        if !e.what.is_empty() {
+        let me = sys::argv0();
+        if e.what.is_empty() {
+            l.s("Usage: ")
+                .b(me)
+                .s(" [option] program [args]\nTry ")
+                .b(me);
+            l.s(" --help for full usage.");
+        } else if !e.getopt(l, true) {
             l.s("dumb-init: ");
             usage_reason(l, e);
-            l.s("\n");
         }
-        l.s("Usage: dumb-init [option] program [args]\nTry dumb-init --help for full usage.");
         return true;
     }
     l.s("[dumb-init] ");
@@ -304,11 +328,25 @@ fn render_dumb_init(ev: &Event, l: &mut Line) -> bool {
         Event::Failed { what, err } => {
             l.s(what).s(": ").s(err.text());
         }
-        Event::Spawned { pid } => {
+        Event::Spawned { pid, .. } => {
             l.s("Child spawned with PID ").n(*pid as i64).s(".");
         }
         Event::SessionStarted => {
             l.s("setsid complete.");
+        }
+        Event::Detached(Ok(true)) => {
+            l.s("Detached from controlling tty, ignoring the first SIGHUP and SIGCONT we receive.");
+        }
+        Event::Detached(Ok(false)) => {
+            l.s("Detached from controlling tty, but was not session leader.");
+        }
+        Event::Detached(Err(e)) => {
+            l.s("Unable to detach from controlling tty");
+            errno_text(l, *e);
+        }
+        Event::AttachFailed(e) => {
+            l.s("Unable to attach to controlling tty");
+            errno_text(l, *e);
         }
         Event::Received { sig } => {
             l.s("Received signal ").n(*sig as i64).s(".");
@@ -334,8 +372,7 @@ fn render_dumb_init(ev: &Event, l: &mut Line) -> bool {
             pid,
             exit: Exit::Code(c),
         } => {
-            // dumb-init reaps on SIGCHLD, and says it got it first.
-            l.s("Received signal 17.\n[dumb-init] A child with PID ")
+            l.s("A child with PID ")
                 .n(*pid as i64)
                 .s(" exited with exit status ")
                 .n(*c as i64)
@@ -345,7 +382,7 @@ fn render_dumb_init(ev: &Event, l: &mut Line) -> bool {
             pid,
             exit: Exit::Signal(s),
         } => {
-            l.s("Received signal 17.\n[dumb-init] A child with PID ")
+            l.s("A child with PID ")
                 .n(*pid as i64)
                 .s(" was terminated by signal ")
                 .n(*s as i64)
@@ -369,6 +406,7 @@ pub static DUMB_INIT: Persona = Persona {
     defaults: di_defaults,
     early: no_early,
     help: (DI_HELP, 2),
+    usage_help: false,
     version: ("dumb-init v1.2.5\n", 2),
     codes: Codes {
         not_found: 2,
@@ -406,6 +444,10 @@ static CAT_OPTS: [Opt; 5] = [
 static CAT_ENVS: [EnvOpt; 1] = [env(c"CATATONIT_DEBUG", When::Set, Act::Set(cat_debug), 3)];
 
 fn cat_defaults(c: &mut Config) {
+    // catatonit keeps these from the child's job control: it never passes them on.
+    c.ignored = SigSet::of(signals::SIGTSTP)
+        .with(signals::SIGTTIN)
+        .with(signals::SIGTTOU);
     c.forward_sync = false; // catatonit leaves SIGSEGV & co. their default action
     c.subreaper = Subreaper::Required;
     c.drain = false;
@@ -435,14 +477,16 @@ fn render_catatonit(ev: &Event, l: &mut Line) -> bool {
     };
     pid_prefix(l, level, "): ");
     match ev {
-        Event::Usage(e) if e.what.is_empty() => {
-            l.s("missing program name\nusage: catatonit [-ghLPV] [--] PROGRAM [ARGS...]");
-        }
         Event::Usage(e) => {
-            *l = Line::new();
-            l.s("catatonit: ");
-            usage_reason(l, e);
-            l.s("\nusage: catatonit [-ghLPV] [--] PROGRAM [ARGS...]");
+            if e.what.is_empty() {
+                l.s("missing program name");
+            } else {
+                *l = Line::new();
+                if !e.getopt(l, true) {
+                    usage_reason(l, e);
+                }
+            }
+            l.s("\nusage: catatonit [-ghLPV] [--] <progname> [<arguments>...]");
         }
         Event::ExecFailed { err, .. } => {
             l.s("failed to exec pid1: ").s(err.text());
@@ -450,7 +494,7 @@ fn render_catatonit(ev: &Event, l: &mut Line) -> bool {
         Event::Failed { what, err } => {
             l.s(what).s(" failed: ").s(err.text());
         }
-        Event::Spawned { pid } => {
+        Event::Spawned { pid, .. } => {
             l.s("pid1 (").n(*pid as i64).s(") spawned");
         }
         Event::Received { sig } => {
@@ -486,6 +530,7 @@ pub static CATATONIT: Persona = Persona {
     defaults: cat_defaults,
     early: no_early,
     help: (CAT_HELP, 2),
+    usage_help: false,
     version: ("tini version 0.1.7_catatonit\n", 1),
     codes: Codes {
         not_found: 1,
@@ -537,6 +582,7 @@ pub static PAUSE: Persona = Persona {
     defaults: pause_defaults,
     early: pause_early,
     help: ("", 1),
+    usage_help: false,
     version: (
         concat!("pause.c v3.10 (reaper ", env!("CARGO_PKG_VERSION"), ")\n"),
         1,

@@ -68,6 +68,10 @@ pub struct Config {
     /// Forward synchronous signals (SIGSEGV, ...) that another process sent (reaper, dumb-init);
     /// false: leave them their default action, as tini and catatonit do.
     pub forward_sync: bool,
+    /// Signals reaper ignores instead of forwarding (tini: TTIN, TTOU; catatonit: TSTP too).
+    pub ignored: sys::SigSet,
+    /// Catch SIGCHLD to say "Received" (dumb-init's debug output); it is never forwarded.
+    pub log_chld: bool,
     /// Pause mode: no child.
     pub pause: bool,
     /// Index in argv of PROGRAM (0: none given).
@@ -98,6 +102,8 @@ impl Config {
             term_group_on_exit: false,
             stop_with_job: false,
             forward_sync: true,
+            log_chld: false,
+            ignored: sys::SigSet(0),
             pause: false,
             program: 0,
         }
@@ -195,6 +201,45 @@ pub struct UsageError {
     pub reason: &'static str,
 }
 
+/// The reasons of getopt's own errors: personas of getopt programs word them as getopt does.
+pub const UNKNOWN: &str = "unknown option";
+/// An option without its required value.
+pub const NEEDS_VALUE: &str = "needs a value";
+/// A long option given `=value` that takes none.
+pub const NO_VALUE: &str = "takes no value";
+
+impl UsageError {
+    /// Whether this is one of getopt's own errors (unknown option, missing or unwanted value).
+    pub fn is_getopt(&self) -> bool {
+        matches!(self.reason, UNKNOWN | NEEDS_VALUE | NO_VALUE)
+    }
+
+    /// Appends getopt's wording of this error (`PROG: invalid option -- 'x'`) and returns true, or
+    /// returns false when it is not one of getopt's errors. `long`: the program uses getopt_long (a
+    /// plain getopt takes `--yolo` for the option `-`).
+    pub fn getopt(&self, l: &mut crate::out::Line, long: bool) -> bool {
+        if !self.is_getopt() {
+            return false;
+        }
+        let w = self.what;
+        let is_long = w.len() > 1;
+        l.b(sys::argv0()).s(": ");
+        match (self.reason, is_long) {
+            (UNKNOWN, true) if long => l.s("unrecognized option '").b(w).s("'"),
+            (UNKNOWN, true) => l.s("invalid option -- '-'"),
+            (UNKNOWN, false) => l.s("invalid option -- '").b(w).s("'"),
+            (NEEDS_VALUE, true) => l.s("option '").b(w).s("' requires an argument"),
+            (NEEDS_VALUE, false) => l.s("option requires an argument -- '").b(w).s("'"),
+            (NO_VALUE, _) => {
+                let name = w.split(|&c| c == b'=').next().unwrap_or(w);
+                l.s("option '").b(name).s("' doesn't allow an argument")
+            }
+            _ => l,
+        };
+        true
+    }
+}
+
 /// Parses argv (from index `first`) and the environment for `persona`.
 pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Parsed, UsageError> {
     let mut cfg = Config::new(persona);
@@ -229,7 +274,7 @@ pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Par
                 return Err(UsageError {
                     what: arg,
                     value: b"",
-                    reason: "unknown option",
+                    reason: UNKNOWN,
                 });
             };
             let value = match (opt.act, inline) {
@@ -240,7 +285,7 @@ pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Par
                         return Err(UsageError {
                             what: arg,
                             value: b"",
-                            reason: "needs a value",
+                            reason: NEEDS_VALUE,
                         });
                     }
                     Some(args.get(i))
@@ -249,7 +294,7 @@ pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Par
                     return Err(UsageError {
                         what: arg,
                         value: b"",
-                        reason: "takes no value",
+                        reason: NO_VALUE,
                     })
                 }
                 (_, None) => None,
@@ -267,7 +312,7 @@ pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Par
                     return Err(UsageError {
                         what: short_name(c),
                         value: b"",
-                        reason: "unknown option",
+                        reason: UNKNOWN,
                     });
                 };
                 let mut value = None;
@@ -280,7 +325,7 @@ pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Par
                             return Err(UsageError {
                                 what: short_name(c),
                                 value: b"",
-                                reason: "needs a value",
+                                reason: NEEDS_VALUE,
                             });
                         }
                         value = Some(args.get(i));

@@ -121,5 +121,8 @@ pub fn start(args: sys::Args) -> ! {
 
 fn usage_error(persona: &Persona, e: &config::UsageError) -> ! {
     pid1::emit(persona, 3, &Event::Usage(e));
+    if persona.usage_help && (e.what.is_empty() || e.is_getopt()) {
+        out::write_text(out::STDERR, persona.help.0);
+    }
     sys::exit(persona.codes.usage)
 }

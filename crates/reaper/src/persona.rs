@@ -29,10 +29,14 @@ pub enum Event<'a> {
     ChildReaped { pid: i32, exit: Exit },
     /// The child started its own session (session mode; said by the child).
     SessionStarted,
+    /// Session mode let go of the controlling terminal (Ok(true): as session leader), or could not.
+    Detached(Result<bool, Errno>),
+    /// The child could not take the terminal in its new session (said by the child).
+    AttachFailed(Errno),
     /// A TTY hand-off signal was swallowed.
     Swallowed { sig: i32 },
     /// PROGRAM was started.
-    Spawned { pid: i32 },
+    Spawned { pid: i32, prog: &'a [u8] },
     /// A signal arrived.
     Received { sig: i32 },
     /// Signal `from` arrived and `sig` (`from` as rewritten; 0: nothing) was sent to `to` (0: nobody).
@@ -78,6 +82,7 @@ impl Event<'_> {
                 Level::Debug
             }
             Event::SessionStarted | Event::Swallowed { .. } => Level::Debug,
+            Event::Detached(_) | Event::AttachFailed(_) => Level::Debug,
         }
     }
 }
@@ -111,6 +116,8 @@ pub struct Persona {
     pub early: fn(&Args, usize) -> Option<Act>,
     /// Help text and where it goes (1 stdout, 2 stderr).
     pub help: (&'static str, i32),
+    /// Print the help text on stderr after getopt's errors and when PROGRAM is missing (tini).
+    pub usage_help: bool,
     /// Version line and where it goes.
     pub version: (&'static str, i32),
     /// Exit codes.
@@ -339,11 +346,12 @@ fn render_reaper(ev: &Event, l: &mut Line) -> bool {
                 .s("): orphans will not be reaped; run reaper as PID 1");
         }
         Event::ChildReaped { .. } | Event::SessionStarted => return false,
+        Event::Detached(_) | Event::AttachFailed(_) => return false,
         Event::Swallowed { sig } => {
             l.s("ignored the terminal hand-off's ");
             push_sig(l, *sig);
         }
-        Event::Spawned { pid } => {
+        Event::Spawned { pid, .. } => {
             l.s("started PROGRAM as pid ").n(*pid as i64);
         }
         Event::Received { sig } => {
@@ -431,6 +439,7 @@ pub static REAPER: Persona = Persona {
     defaults: reaper_defaults,
     early: no_early,
     help: (REAPER_HELP, 1),
+    usage_help: false,
     version: (concat!("reaper ", env!("CARGO_PKG_VERSION"), "\n"), 1),
     codes: Codes {
         not_found: 127,

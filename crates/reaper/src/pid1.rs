@@ -91,6 +91,11 @@ extern "C" fn on_signal(sig: i32, info: &libc::siginfo_t, _: *mut core::ffi::c_v
         return sys::set_errno(saved);
     }
     let (p, v) = (handler_persona(), VERBOSITY.load(Relaxed));
+    if sig == SIGCHLD {
+        // Only caught to be said (dumb-init's debug output): reaping is the loop's.
+        emit(p, v, &Event::Received { sig });
+        return sys::set_errno(saved);
+    }
     let bit = SigSet::of(sig).0;
     if SWALLOW.fetch_and(!bit, Relaxed) & bit != 0 {
         emit(p, v, &Event::Swallowed { sig });
@@ -378,7 +383,10 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
     )
     .unwrap_or_else(|e| core.fatal("fork", e));
     core.main = child;
-    core.emit(&Event::Spawned { pid: child });
+    core.emit(&Event::Spawned {
+        pid: child,
+        prog: args.get(cfg.program),
+    });
     hygiene(&core);
     if cfg.forward != Forward::Session {
         let _ = sys::setpgid(child, child); // also done by the child; whoever runs first wins the race
@@ -469,10 +477,17 @@ fn take_terminal(cfg: &Config) -> bool {
     if cfg.forward != Forward::Session {
         return sys::tcgetpgrp(0) == Some(sys::getpgrp()); // never take a foreground we do not hold
     }
-    if sys::getsid() == sys::getpid() && sys::tcgetpgrp(0).is_some() && sys::detach_tty(0).is_ok() {
+    let detached = sys::detach_tty(0);
+    let leader = sys::getsid() == sys::getpid();
+    if detached.is_ok() && leader {
         // Detaching a session leader makes the kernel send SIGHUP and SIGCONT: not meant for the child.
         SWALLOW.store(SigSet::of(SIGHUP).with(SIGCONT).0, Relaxed);
     }
+    emit(
+        cfg.persona,
+        cfg.verbosity,
+        &Event::Detached(detached.map(|_| leader)),
+    );
     false
 }
 
@@ -505,18 +520,21 @@ fn arm_forwarding(core: &Core, child: i32, foreground: bool) {
         },
         Relaxed,
     );
-    let handled = if cfg.forward_sync {
-        FORWARDED.with_all(SYNCHRONOUS)
-    } else {
-        FORWARDED
-    };
+    let mut handled = FORWARDED;
+    if cfg.forward_sync {
+        handled = handled.with_all(SYNCHRONOUS);
+    }
+    if cfg.log_chld {
+        handled = handled.with(SIGCHLD);
+    }
     // SIGTERM last: tests (and people) may take a caught SIGTERM as "ready for signals".
     for sig in (1..=64)
         .filter(|&s| handled.has(s) && s != SIGTERM)
         .chain([SIGTERM])
     {
-        let what = if foreground && (sig == signals::SIGTTIN || sig == signals::SIGTTOU) {
-            Disposition::Ignore // we may write to the terminal from the background now
+        let ttio = sig == signals::SIGTTIN || sig == signals::SIGTTOU;
+        let what = if (foreground && ttio) || cfg.ignored.has(sig) {
+            Disposition::Ignore // we may write to the terminal from the background now; or the persona's
         } else {
             Disposition::Handle(on_signal)
         };
@@ -530,6 +548,10 @@ fn arm_forwarding(core: &Core, child: i32, foreground: bool) {
 /// Pause mode: no child; reap whatever lands on us until told to stop.
 fn pause(mut core: Core) -> ! {
     hygiene(&core);
+    // Sent synchronous signals are ignored like any other; a fault still kills (see on_signal).
+    for sig in (1..=31).filter(|&s| SYNCHRONOUS.has(s)) {
+        let _ = sys::set_disposition(sig, Disposition::Handle(on_signal));
+    }
     loop {
         core.reap_exited();
         match sys::sigtimedwait(BLOCKABLE, None) {

@@ -48,11 +48,14 @@ fn child(
 ) -> ! {
     let (p, v) = (cfg.persona, cfg.verbosity);
     if cfg.forward == Forward::Session {
-        if sys::setsid().is_ok() {
+        let started = sys::setsid().is_ok();
+        // Take the terminal reaper let go of (fails without one).
+        if let Err(e) = sys::attach_tty(0) {
+            emit(p, v, &Event::AttachFailed(e));
+        }
+        if started {
             emit(p, v, &Event::SessionStarted);
         }
-        // Take the terminal reaper let go of (no-op without one).
-        let _ = sys::attach_tty(0);
     } else {
         let _ = sys::setpgid(0, 0);
         if foreground {

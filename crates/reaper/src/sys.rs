@@ -14,6 +14,9 @@ pub struct Errno(pub c_int);
 impl Errno {
     /// The C library's description of this error (e.g. "No such file or directory").
     pub fn text(self) -> &'static str {
+        if self.0 == libc::ENOTTY {
+            return "Inappropriate ioctl for device"; // glibc's words (musl: "Not a tty"), as printed by the originals
+        }
         // SAFETY: strerror returns a pointer to a static, NUL-terminated string for any errno value
         // in musl and glibc; reaper is single-threaded, so the buffer glibc may use is not shared.
         let s = unsafe { CStr::from_ptr(libc::strerror(self.0)) };
@@ -236,7 +239,8 @@ pub fn sigtimedwait(set: SigSet, timeout_ms: Option<u64>) -> Result<Option<i32>>
     };
     match check_long(r) {
         Ok(sig) => Ok(Some(sig as i32)),
-        Err(Errno(libc::EAGAIN)) => Ok(None),
+        // A timeout, or a handler ran (a sent synchronous signal in pause mode): nothing taken.
+        Err(Errno(libc::EAGAIN | libc::EINTR)) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -714,6 +718,20 @@ unsafe impl core::alloc::GlobalAlloc for Malloc {
 // ---------------------------------------------------------------------------------------------------
 // Signal-handler support and the program entry point.
 
+static ARGV0: core::sync::atomic::AtomicPtr<u8> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+static ARGV0_LEN: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// `argv[0]` as reaper was invoked (getopt-style messages start with it); empty before `main`.
+pub fn argv0() -> &'static [u8] {
+    let p = ARGV0.load(core::sync::atomic::Ordering::Relaxed);
+    if p.is_null() {
+        return b"";
+    }
+    // SAFETY: set once from argv[0], a NUL-terminated string that lives until exit, with its length.
+    unsafe { core::slice::from_raw_parts(p, ARGV0_LEN.load(core::sync::atomic::Ordering::Relaxed)) }
+}
+
 /// The calling thread's errno (saved by signal handlers, which must not change it).
 pub fn get_errno() -> c_int {
     errno().0
@@ -732,5 +750,10 @@ pub fn set_errno(value: c_int) {
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // SAFETY: the C runtime passes argc and a null-terminated argv that live until exit.
     let args = unsafe { Args::new(argc, argv) };
+    ARGV0.store(
+        args.get(0).as_ptr().cast_mut(),
+        core::sync::atomic::Ordering::Relaxed,
+    );
+    ARGV0_LEN.store(args.get(0).len(), core::sync::atomic::Ordering::Relaxed);
     crate::start(args)
 }
