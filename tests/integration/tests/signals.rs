@@ -3,9 +3,10 @@
 //! group and session targets; rewrite and drop; the parent-death signal. The child is `sigcatch`,
 //! which logs each signal it receives; each signal is sent only after the previous one was logged, so
 //! classic signals cannot coalesce. Anchor bug: dumb-init#70 (real-time signals not forwarded).
+use integration::personas_support::mask_has;
 use integration::{
-    helper, is_gone, stat, sys, tool, wait_ready, wait_until, Init, KillOnDrop, Mode, Ready,
-    Running, SigLog, TempDir, DEADLINE, MODES,
+    helper, is_gone, stat, status_field, sys, tool, wait_ready, wait_until, Init, KillOnDrop, Mode,
+    Ready, Running, SigLog, TempDir, DEADLINE, MODES,
 };
 use std::time::Duration;
 
@@ -65,23 +66,40 @@ fn every_catchable_signal_reaches_the_child() {
     }
 }
 
-/// SIGCHLD and (as PID 1, where an unhandled signal cannot kill reaper) the synchronous signals are
-/// not forwarded: after them a USR1 marker arrives alone.
+/// SIGCHLD is not forwarded: after it a USR1 marker arrives alone.
 #[test]
-fn chld_and_synchronous_signals_are_not_forwarded() {
+fn chld_is_not_forwarded() {
     for mode in MODES {
         let mut c = catcher(Init::reaper(mode), &[]);
         c.run.signal(sys::SIGCHLD);
-        if mode == Mode::Pid1 {
-            for s in sys::SYNCHRONOUS {
-                c.run.signal(s);
-            }
-        }
         c.run.signal(sys::SIGUSR1);
         c.log.expect(sys::SIGUSR1, STEP);
         c.run.signal(sys::SIGTERM);
         c.run.wait(DEADLINE).assert_code(0);
         assert_eq!(c.log.read(), vec![sys::SIGUSR1, sys::SIGTERM], "{mode:?}");
+    }
+}
+
+/// A synchronous signal (ILL, TRAP, ABRT, BUS, FPE, SEGV, SYS) that another process *sent* to reaper
+/// is forwarded like any other, in both modes: reaper survives it. `sigcatch` leaves these signals
+/// their default action, so PROGRAM dies of it and reaper exits 128+N (after a USR1 marker shows
+/// that nothing else reached it first).
+#[test]
+fn sent_synchronous_signals_are_forwarded() {
+    for mode in MODES {
+        for s in sys::SYNCHRONOUS {
+            let mut c = catcher(Init::reaper(mode), &[]);
+            c.run.signal(sys::SIGUSR1);
+            c.log.expect(sys::SIGUSR1, STEP);
+            let pid = c.run.init_pid();
+            wait_until(DEADLINE, "reaper to catch the signal", || {
+                status_field(pid, "SigCgt").is_some_and(|m| mask_has(&m, s))
+            });
+            c.run.signal(s);
+            let out = c.run.wait(DEADLINE);
+            out.assert_code(128 + s);
+            assert_eq!(c.log.read(), vec![sys::SIGUSR1], "{mode:?} signal {s}");
+        }
     }
 }
 
