@@ -202,39 +202,46 @@ pub struct UsageError {
 }
 
 /// The reasons of getopt's own errors: personas of getopt programs word them as getopt does.
-pub const UNKNOWN: &str = "unknown option";
+/// (Statics, so that an error's reason is recognised by its address: no string comparison.)
+pub static UNKNOWN: &str = "unknown option";
 /// An option without its required value.
-pub const NEEDS_VALUE: &str = "needs a value";
+pub static NEEDS_VALUE: &str = "needs a value";
 /// A long option given `=value` that takes none.
-pub const NO_VALUE: &str = "takes no value";
+pub static NO_VALUE: &str = "takes no value";
 
 impl UsageError {
     /// Whether this is one of getopt's own errors (unknown option, missing or unwanted value).
     pub fn is_getopt(&self) -> bool {
-        matches!(self.reason, UNKNOWN | NEEDS_VALUE | NO_VALUE)
+        self.getopt_kind().is_some()
+    }
+
+    /// 0 unknown option, 1 missing value, 2 unwanted value; `None` for other errors.
+    fn getopt_kind(&self) -> Option<usize> {
+        [UNKNOWN, NEEDS_VALUE, NO_VALUE]
+            .iter()
+            .position(|k| core::ptr::eq(k.as_ptr(), self.reason.as_ptr()))
     }
 
     /// Appends getopt's wording of this error (`PROG: invalid option -- 'x'`) and returns true, or
     /// returns false when it is not one of getopt's errors. `long`: the program uses getopt_long (a
     /// plain getopt takes `--yolo` for the option `-`).
     pub fn getopt(&self, l: &mut crate::out::Line, long: bool) -> bool {
-        if !self.is_getopt() {
+        let Some(kind) = self.getopt_kind() else {
             return false;
-        }
+        };
         let w = self.what;
         let is_long = w.len() > 1;
         l.b(sys::argv0()).s(": ");
-        match (self.reason, is_long) {
-            (UNKNOWN, true) if long => l.s("unrecognized option '").b(w).s("'"),
-            (UNKNOWN, true) => l.s("invalid option -- '-'"),
-            (UNKNOWN, false) => l.s("invalid option -- '").b(w).s("'"),
-            (NEEDS_VALUE, true) => l.s("option '").b(w).s("' requires an argument"),
-            (NEEDS_VALUE, false) => l.s("option requires an argument -- '").b(w).s("'"),
-            (NO_VALUE, _) => {
+        match (kind, is_long) {
+            (0, true) if long => l.s("unrecognized option '").b(w).s("'"),
+            (0, true) => l.s("invalid option -- '-'"),
+            (0, false) => l.s("invalid option -- '").b(w).s("'"),
+            (1, true) => l.s("option '").b(w).s("' requires an argument"),
+            (1, false) => l.s("option requires an argument -- '").b(w).s("'"),
+            _ => {
                 let name = w.split(|&c| c == b'=').next().unwrap_or(w);
                 l.s("option '").b(name).s("' doesn't allow an argument")
             }
-            _ => l,
         };
         true
     }
