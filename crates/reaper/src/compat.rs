@@ -6,7 +6,7 @@
 
 use crate::config::{self, Act, Config, EnvOpt, Forward, Opt, Subreaper, When};
 use crate::out::Line;
-use crate::persona::{env, no_early, opt, push_sig, Codes, Event, Persona};
+use crate::persona::{env, no_early, opt, push_sig, Codes, Event, Level, Persona};
 use crate::signals;
 use crate::sys::{self, Args, Exit, SigSet};
 
@@ -120,10 +120,10 @@ Environment: TINI_SUBREAPER (-s), TINI_VERBOSITY=N, TINI_KILL_PROCESS_GROUP (-g)
 
 fn render_tini(ev: &Event, l: &mut Line) -> bool {
     let tag = match ev.level() {
-        crate::persona::Level::Error => "[FATAL tini (",
-        crate::persona::Level::Warn => "[WARN  tini (",
-        crate::persona::Level::Info => "[INFO  tini (",
-        crate::persona::Level::Debug => "[DEBUG tini (",
+        Level::Error => "[FATAL tini (",
+        Level::Warn => "[WARN  tini (",
+        Level::Info => "[INFO  tini (",
+        Level::Debug => "[DEBUG tini (",
     };
     match ev {
         // getopt's line or nothing (no PROGRAM): the help text follows (main.rs).
@@ -470,10 +470,10 @@ Environment: CATATONIT_DEBUG (debug output on stderr).
 
 fn render_catatonit(ev: &Event, l: &mut Line) -> bool {
     let level = match ev.level() {
-        crate::persona::Level::Error => "ERROR (catatonit:",
-        crate::persona::Level::Warn => "WARN (catatonit:",
-        crate::persona::Level::Info => "INFO (catatonit:",
-        crate::persona::Level::Debug => "DEBUG (catatonit:",
+        Level::Error => "ERROR (catatonit:",
+        Level::Warn => "WARN (catatonit:",
+        Level::Info => "INFO (catatonit:",
+        Level::Debug => "DEBUG (catatonit:",
     };
     pid_prefix(l, level, "): ");
     match ev {

@@ -1,13 +1,12 @@
 //! What reaper was asked to do, and the one table-driven parser that fills it for every persona.
 //!
 //! A persona (see `persona.rs`) is a table of options and environment variables whose actions set
-//! fields of [`Config`]; the PID-1 core only ever reads a `Config`. Parsing stops at the first
-//! non-option and at `--`; flags are applied first, then the variables of the options no flag set,
-//! so a flag always beats its variable.
+//! fields of [`Config`]; the PID-1 core only ever reads a `Config` (and words events through its
+//! persona). This module knows nothing of personas: they are built on it, and parsed by
+//! `persona::parse`.
 
-use crate::persona::Persona;
 use crate::signals::{self, SIGTERM};
-use crate::sys::{self, Args};
+use crate::sys;
 use core::ffi::CStr;
 
 /// Where forwarded signals go.
@@ -34,8 +33,6 @@ pub enum Subreaper {
 
 /// Everything the core needs to know, filled by the persona's options.
 pub struct Config {
-    /// The persona whose messages and exit codes apply.
-    pub persona: &'static Persona,
     /// Where forwarded signals go.
     pub forward: Forward,
     /// Signal rewrites: `rewrite[n]` is sent for signal `n`; 0 drops it.
@@ -80,13 +77,12 @@ pub struct Config {
 
 impl Config {
     /// The defaults shared by every persona; the persona's `defaults` adjusts them.
-    pub fn new(persona: &'static Persona) -> Config {
+    pub fn new() -> Config {
         let mut rewrite = [0u8; 65];
         for (n, r) in rewrite.iter_mut().enumerate() {
             *r = n as u8;
         }
         Config {
-            persona,
             forward: Forward::Child,
             rewrite,
             rewritten: sys::SigSet(0),
@@ -183,14 +179,6 @@ pub struct EnvOpt {
     pub key: u8,
 }
 
-/// What parsing decided.
-pub enum Parsed {
-    /// Run with this configuration.
-    Run(Config),
-    /// Print this and exit 0 (help, version, license).
-    Print(Act),
-}
-
 /// A usage error: which option or variable, the value, and what is wrong.
 pub struct UsageError {
     /// The option as written (`-r`, `--rewrite`, `REAPER_REWRITE`), or "" for a missing program.
@@ -245,178 +233,6 @@ impl UsageError {
         };
         true
     }
-}
-
-/// Parses argv (from index `first`) and the environment for `persona`.
-pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Parsed, UsageError> {
-    let mut cfg = Config::new(persona);
-    (persona.defaults)(&mut cfg);
-    if let Some(act) = (persona.early)(args, first) {
-        return Ok(Parsed::Print(act));
-    }
-    if persona.opts.is_empty() {
-        return Ok(Parsed::Run(cfg)); // pause takes no arguments and ignores what it is given
-    }
-    let mut seen: u64 = 0;
-    let mut i = first;
-    while i < args.len() {
-        let arg = args.get(i);
-        if arg == b"--" {
-            i += 1;
-            break;
-        }
-        if arg.len() < 2 || arg[0] != b'-' {
-            break; // the first non-option is PROGRAM
-        }
-        if let Some(long) = arg.strip_prefix(b"--") {
-            let (name, inline) = match long.iter().position(|&c| c == b'=') {
-                Some(eq) => (&long[..eq], Some(&long[eq + 1..])),
-                None => (long, None),
-            };
-            let opt = persona
-                .opts
-                .iter()
-                .find(|o| !o.long.is_empty() && o.long.as_bytes() == name);
-            let Some(opt) = opt else {
-                return Err(UsageError {
-                    what: arg,
-                    value: b"",
-                    reason: UNKNOWN,
-                });
-            };
-            let value = match (opt.act, inline) {
-                (Act::Value(_), Some(v)) => Some(v),
-                (Act::Value(_), None) => {
-                    i += 1;
-                    if i >= args.len() {
-                        return Err(UsageError {
-                            what: arg,
-                            value: b"",
-                            reason: NEEDS_VALUE,
-                        });
-                    }
-                    Some(args.get(i))
-                }
-                (_, Some(_)) => {
-                    return Err(UsageError {
-                        what: arg,
-                        value: b"",
-                        reason: NO_VALUE,
-                    })
-                }
-                (_, None) => None,
-            };
-            if let Some(done) = apply(&mut cfg, opt.act, value, arg)? {
-                return Ok(done);
-            }
-            seen |= 1 << opt.key;
-        } else {
-            // A cluster of short options: `-gw`, `-v -v`, `-rTERM:INT` or `-r TERM:INT`.
-            let mut j = 1;
-            while j < arg.len() {
-                let c = arg[j];
-                let Some(opt) = persona.opts.iter().find(|o| o.short == c) else {
-                    return Err(UsageError {
-                        what: short_name(c),
-                        value: b"",
-                        reason: UNKNOWN,
-                    });
-                };
-                let mut value = None;
-                if let Act::Value(_) = opt.act {
-                    if j + 1 < arg.len() {
-                        value = Some(&arg[j + 1..]);
-                    } else {
-                        i += 1;
-                        if i >= args.len() {
-                            return Err(UsageError {
-                                what: short_name(c),
-                                value: b"",
-                                reason: NEEDS_VALUE,
-                            });
-                        }
-                        value = Some(args.get(i));
-                    }
-                    j = arg.len();
-                } else {
-                    j += 1;
-                }
-                if let Some(done) = apply(&mut cfg, opt.act, value, short_name(c))? {
-                    return Ok(done);
-                }
-                seen |= 1 << opt.key;
-            }
-        }
-        i += 1;
-    }
-    for env in persona.envs {
-        if seen & (1 << env.key) != 0 {
-            continue;
-        }
-        let Some(value) = sys::getenv(env.name) else {
-            continue;
-        };
-        let what = env.name.to_bytes();
-        let given = match env.when {
-            When::Set => true,
-            When::Equals(v) => value == v,
-            When::Value => true,
-            When::Bool => match value {
-                b"1" | b"true" | b"yes" | b"on" => true,
-                b"" | b"0" | b"false" | b"no" | b"off" => false,
-                _ => {
-                    return Err(UsageError {
-                        what,
-                        value,
-                        reason: "is not a boolean (use 1 or 0)",
-                    })
-                }
-            },
-        };
-        if given {
-            apply(&mut cfg, env.act, Some(value), what)?;
-        }
-    }
-    if i < args.len() {
-        cfg.program = i;
-    }
-    Ok(Parsed::Run(cfg))
-}
-
-fn apply(
-    cfg: &mut Config,
-    act: Act,
-    value: Option<&'static [u8]>,
-    what: &'static [u8],
-) -> Result<Option<Parsed>, UsageError> {
-    match act {
-        Act::Set(f) => f(cfg),
-        Act::Value(f) => {
-            let v = value.unwrap_or(b"");
-            f(cfg, v).map_err(|reason| UsageError {
-                what,
-                value: v,
-                reason,
-            })?;
-        }
-        Act::Help | Act::Version | Act::License => return Ok(Some(Parsed::Print(act))),
-    }
-    Ok(None)
-}
-
-/// `-c` as a static byte string, for error messages.
-fn short_name(c: u8) -> &'static [u8] {
-    const ALL: &[u8; 256] = &{
-        let mut a = [0u8; 256];
-        let mut i = 0;
-        while i < 256 {
-            a[i] = i as u8;
-            i += 1;
-        }
-        a
-    };
-    // Messages print "-" then the letter; the letter is a one-byte static slice.
-    &ALL[c as usize..c as usize + 1]
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -504,7 +320,7 @@ mod tests {
 
     #[test]
     fn exit_remap() {
-        let mut c = Config::new(&crate::persona::REAPER);
+        let mut c = Config::new();
         c.add_remap(143);
         c.add_remap(0);
         assert_eq!(c.exit_code(143), 0);

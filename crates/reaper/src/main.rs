@@ -5,7 +5,9 @@
 //!
 //! * `pid1`: the core loop (spawn, forward, reap, drain, exit);
 //! * `spawn`: the child's side between fork and exec;
-//! * `config` + `persona`: one table-driven parser, and the personas' tables and words;
+//! * `config`: one table-driven parser into what the core reads;
+//! * `persona` (the events, `emit`, what a persona is), `own` (reaper's persona), `compat` (tini,
+//!   dumb-init, catatonit, pause), `registry` (all of them, by name);
 //! * `signals`, `user`, `out`: names and numbers, `--user`, output lines;
 //! * `sys`: every `unsafe` block, as typed wrappers over system calls.
 #![cfg_attr(not(test), no_std)]
@@ -16,15 +18,17 @@ extern crate alloc;
 mod compat;
 mod config;
 mod out;
+mod own;
 mod persona;
 mod pid1;
+mod registry;
 mod signals;
 mod spawn;
 mod sys;
 mod user;
 
-use config::{Act, Parsed};
-use persona::{Event, Persona};
+use config::Act;
+use persona::{Event, Parsed, Persona};
 
 // Link the C library: without std nothing else asks for it (static musl: libc.a).
 #[cfg(not(test))]
@@ -50,7 +54,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 pub fn start(args: sys::Args) -> ! {
     let argv0 = args.get(0);
     let base = argv0.rsplit(|&c| c == b'/').next().unwrap_or(argv0);
-    let mut persona: &'static Persona = persona::by_name(base).unwrap_or(&persona::REAPER);
+    let mut persona: &'static Persona = registry::by_name(base).unwrap_or(&own::REAPER);
     let mut first = 1;
     let compat = match args.get(1).strip_prefix(b"--compat") {
         Some([]) => {
@@ -61,11 +65,11 @@ pub fn start(args: sys::Args) -> ! {
             first = 2;
             Some(rest)
         }
-        _ if core::ptr::eq(persona, &persona::REAPER) => sys::getenv(c"REAPER_COMPAT"),
+        _ if core::ptr::eq(persona, &own::REAPER) => sys::getenv(c"REAPER_COMPAT"),
         _ => None,
     };
     if let Some(name) = compat {
-        match persona::by_name(name) {
+        match registry::by_name(name) {
             Some(p) => persona = p,
             None => usage_error(
                 persona,
@@ -78,14 +82,14 @@ pub fn start(args: sys::Args) -> ! {
         }
     }
     // `reaper pause`: the pause mode as a subcommand.
-    let pause = core::ptr::eq(persona, &persona::REAPER) && args.get(first) == b"pause";
-    let parsed = config::parse(persona, &args, first + pause as usize);
+    let pause = core::ptr::eq(persona, &own::REAPER) && args.get(first) == b"pause";
+    let parsed = persona::parse(persona, &args, first + pause as usize);
     match parsed {
         Ok(Parsed::Print(act)) => {
             let (text, fd) = match act {
                 Act::Help => persona.help,
                 Act::Version => persona.version,
-                _ => (persona::LICENSE, out::STDOUT),
+                _ => (own::LICENSE, out::STDOUT),
             };
             out::write_text(fd, text);
             sys::exit(0)
@@ -113,14 +117,14 @@ pub fn start(args: sys::Args) -> ! {
                     },
                 );
             }
-            pid1::run(&cfg, &args)
+            pid1::run(persona, &cfg, &args)
         }
         Err(e) => usage_error(persona, &e),
     }
 }
 
 fn usage_error(persona: &Persona, e: &config::UsageError) -> ! {
-    pid1::emit(persona, 3, &Event::Usage(e));
+    persona::emit(persona, 3, &Event::Usage(e));
     if persona.usage_help && (e.what.is_empty() || e.is_getopt()) {
         out::write_text(out::STDERR, persona.help.0);
     }

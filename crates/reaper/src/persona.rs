@@ -1,12 +1,11 @@
-//! Personas: the flags, variables, defaults and messages that make the one core behave as reaper, tini,
-//! dumb-init, catatonit or pause. Each persona is data (tables) plus one `render` function that words
-//! the core's events; nothing here runs processes.
+//! What a persona is: the events the core reports and [`emit`], which words them; the tables of flags,
+//! variables, defaults and exit codes that make the one core behave as reaper (`own.rs`), tini,
+//! dumb-init, catatonit or pause (`compat.rs`). `registry.rs` lists them. Nothing here runs processes.
 
-use crate::compat;
-use crate::config::{self, Act, Config, EnvOpt, Forward, Opt, UsageError, When};
+use crate::config::{Act, Config, EnvOpt, Opt, UsageError, When, NEEDS_VALUE, NO_VALUE, UNKNOWN};
 use crate::out::Line;
 use crate::signals;
-use crate::sys::{Args, Errno, Exit};
+use crate::sys::{self, Args, Errno, Exit};
 
 /// How loud an event is: shown when `level <= verbosity`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -131,83 +130,6 @@ pub(crate) fn no_early(_: &Args, _: usize) -> Option<Act> {
     None
 }
 
-// ---------------------------------------------------------------------------------------------------
-// reaper's own persona.
-
-mod key {
-    pub const GROUP: u8 = 0;
-    pub const SESSION: u8 = 1;
-    pub const REWRITE: u8 = 2;
-    pub const REMAP: u8 = 3;
-    pub const PDEATH: u8 = 4;
-    pub const USER: u8 = 5;
-    pub const WARN: u8 = 6;
-    pub const VERBOSE: u8 = 7;
-    pub const GRACE: u8 = 8;
-    pub const DRAIN_SIG: u8 = 9;
-    pub const NO_DRAIN: u8 = 10;
-    pub const SUBREAPER: u8 = 11;
-    pub const INFO: u8 = 12;
-}
-
-fn set_group(c: &mut Config) {
-    c.forward = Forward::Group;
-}
-fn set_session(c: &mut Config) {
-    c.forward = Forward::Session;
-    c.stop_with_job = true;
-}
-fn set_warn(c: &mut Config) {
-    c.warn_reaped = true;
-}
-fn more_verbose(c: &mut Config) {
-    c.verbosity = c.verbosity.saturating_add(1).min(3);
-}
-fn set_no_drain(c: &mut Config) {
-    c.drain = false;
-}
-fn set_subreaper(_: &mut Config) {
-    // reaper registers as subreaper whenever it is not PID 1; the flag is accepted for tini's users.
-}
-fn set_verbosity(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str> {
-    c.verbosity = signals::parse_uint(v, 3).ok_or("is not a verbosity from 0 to 3")? as u8;
-    Ok(())
-}
-fn add_rewrite(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str> {
-    for item in config::split_list(v) {
-        let (from, to) = config::parse_rewrite(item, signals::SIGRTMAX)?;
-        c.set_rewrite(from, to);
-    }
-    Ok(())
-}
-fn add_remap(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str> {
-    for item in config::split_list(v) {
-        c.add_remap(
-            signals::parse_uint(item, 255).ok_or("is not an exit code from 0 to 255")? as u8,
-        );
-    }
-    Ok(())
-}
-fn set_pdeathsig(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str> {
-    c.pdeathsig = signals::parse(v).ok_or("is not a signal name or number")?;
-    Ok(())
-}
-fn set_user(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str> {
-    if v.is_empty() {
-        return Err("is empty (use USER[:GROUP])");
-    }
-    c.user = Some(v);
-    Ok(())
-}
-fn set_grace(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str> {
-    c.grace_ms = config::parse_duration(v)?;
-    Ok(())
-}
-fn set_drain_signal(c: &mut Config, v: &'static [u8]) -> Result<(), &'static str> {
-    c.drain_signal = signals::parse(v).ok_or("is not a signal name or number")?;
-    Ok(())
-}
-
 /// A table row for an option.
 pub(crate) const fn opt(short: u8, long: &'static str, act: Act, key: u8) -> Opt {
     Opt {
@@ -228,241 +150,204 @@ pub(crate) const fn env(name: &'static core::ffi::CStr, when: When, act: Act, ke
     }
 }
 
-#[rustfmt::skip]
-static REAPER_OPTS: [Opt; 16] = [
-    opt(b'g', "group", Act::Set(set_group), key::GROUP),
-    opt(b'S', "session", Act::Set(set_session), key::SESSION),
-    opt(b'r', "rewrite", Act::Value(add_rewrite), key::REWRITE),
-    opt(b'e', "remap-exit", Act::Value(add_remap), key::REMAP),
-    opt(b'p', "pdeathsig", Act::Value(set_pdeathsig), key::PDEATH),
-    opt(b'u', "user", Act::Value(set_user), key::USER),
-    opt(b'w', "warn-reaped", Act::Set(set_warn), key::WARN),
-    opt(b'v', "verbose", Act::Set(more_verbose), key::VERBOSE),
-    opt(b't', "grace", Act::Value(set_grace), key::GRACE),
-    opt(0, "drain-signal", Act::Value(set_drain_signal), key::DRAIN_SIG),
-    opt(0, "no-drain", Act::Set(set_no_drain), key::NO_DRAIN),
-    opt(b's', "subreaper", Act::Set(set_subreaper), key::SUBREAPER),
-    opt(b'h', "help", Act::Help, key::INFO),
-    opt(b'V', "version", Act::Version, key::INFO),
-    opt(0, "license", Act::License, key::INFO),
-    // `--compat` is handled before parsing (main.rs); listed so that `--help` and errors agree.
-    opt(0, "compat", Act::Value(|_, _| Ok(())), key::INFO),
-];
-
-#[rustfmt::skip]
-static REAPER_ENVS: [EnvOpt; 12] = [
-    env(c"REAPER_GROUP", When::Bool, Act::Set(set_group), key::GROUP),
-    env(c"REAPER_SESSION", When::Bool, Act::Set(set_session), key::SESSION),
-    env(c"REAPER_REWRITE", When::Value, Act::Value(add_rewrite), key::REWRITE),
-    env(c"REAPER_REMAP_EXIT", When::Value, Act::Value(add_remap), key::REMAP),
-    env(c"REAPER_PDEATHSIG", When::Value, Act::Value(set_pdeathsig), key::PDEATH),
-    env(c"REAPER_USER", When::Value, Act::Value(set_user), key::USER),
-    env(c"REAPER_WARN_REAPED", When::Bool, Act::Set(set_warn), key::WARN),
-    env(c"REAPER_VERBOSITY", When::Value, Act::Value(set_verbosity), key::VERBOSE),
-    env(c"REAPER_GRACE", When::Value, Act::Value(set_grace), key::GRACE),
-    env(c"REAPER_DRAIN_SIGNAL", When::Value, Act::Value(set_drain_signal), key::DRAIN_SIG),
-    env(c"REAPER_NO_DRAIN", When::Bool, Act::Set(set_no_drain), key::NO_DRAIN),
-    env(c"REAPER_SUBREAPER", When::Bool, Act::Set(set_subreaper), key::SUBREAPER),
-];
-
-fn reaper_defaults(_: &mut Config) {}
-
-const REAPER_HELP: &str = "\
-reaper: a PID 1 for containers and pods
-
-Usage: reaper [OPTIONS] [--] PROGRAM [ARGS...]
-       reaper pause [OPTIONS]
-
-reaper starts PROGRAM, passes it the signals it receives, reaps every orphaned
-process that lands on it, and exits with PROGRAM's status (128+N when signal N
-killed it). When PROGRAM exits while other processes remain, reaper asks them to
-stop, waits for them, and only then exits.
-
-Options (each has an environment variable; a flag beats its variable):
-  -g, --group               send signals to PROGRAM's process group   REAPER_GROUP=1
-  -S, --session             run PROGRAM in a new session, signal the group;
-                            TSTP/TTIN/TTOU become STOP                 REAPER_SESSION=1
-  -r, --rewrite FROM:TO     send TO when FROM arrives; TO=0 drops FROM REAPER_REWRITE=A:B,C:D
-  -e, --remap-exit CODE     exit 0 when PROGRAM's status is CODE       REAPER_REMAP_EXIT=143,130
-  -p, --pdeathsig SIGNAL    signal reaper gets when its parent dies    REAPER_PDEATHSIG
-  -u, --user USER[:GROUP]   run PROGRAM as this user (name or id)      REAPER_USER
-  -w, --warn-reaped         log every orphan reaped                    REAPER_WARN_REAPED=1
-  -v, --verbose             more logs (repeat for more)                REAPER_VERBOSITY=0..3
-  -t, --grace DURATION      wait this long before SIGKILL when draining
-                            (10, 1.5s, 500ms, 2m; default 5s)          REAPER_GRACE
-      --drain-signal SIGNAL first signal of the drain (default TERM)   REAPER_DRAIN_SIGNAL
-      --no-drain            exit as soon as PROGRAM exits              REAPER_NO_DRAIN=1
-  -s, --subreaper           accepted for tini users (automatic)        REAPER_SUBREAPER=1
-      --compat NAME         behave as tini, tini-static, docker-init,
-                            dumb-init, catatonit or pause (first option)
-                                                                       REAPER_COMPAT
-  -h, --help                this text
-  -V, --version             the version
-      --license             the license
-
-Signals are names (TERM, SIGTERM, RTMIN+2) or numbers. Logs go to stderr.
-";
-
-const REAPER_LICENSE: &str =
-    "reaper is free software under the MIT license (see the LICENSE file of its source).\n";
-
-/// The license text printed by `--license` (and by tini's `-l`, catatonit's `-L`).
-pub const LICENSE: &str = REAPER_LICENSE;
-
-fn push_exit(l: &mut Line, exit: Exit) {
-    let mut buf = [0u8; 12];
-    match exit {
-        Exit::Code(c) => l.s("exit=").n(c as i64),
-        Exit::Signal(s) => l.s("signal=").b(signals::name(s, &mut buf).unwrap_or(b"?")),
-    };
-}
-
 /// Appends `SIGNAME`.
 pub(crate) fn push_sig(l: &mut Line, sig: i32) {
     let mut buf = [0u8; 12];
     l.s("SIG").b(signals::name(sig, &mut buf).unwrap_or(b"?"));
 }
 
-fn render_reaper(ev: &Event, l: &mut Line) -> bool {
-    l.s("reaper: ");
-    match ev {
-        Event::ExecFailed { prog, err } => {
-            l.s("cannot run '").b(prog).s("': ").s(err.text());
-            match err.0 {
-                libc::ENOENT => l.s(" (check the name and PATH)"),
-                libc::EACCES => l.s(" (is it executable?)"),
-                _ => l,
-            };
-        }
-        Event::Failed { what, err } => {
-            l.s(what).s(": ").s(err.text());
-        }
-        Event::NotPid1 { subreaper: Ok(()) } => return false,
-        Event::NotPid1 {
-            subreaper: Err(err),
-        } => {
-            l.s("warning: not PID 1 and cannot register as child subreaper (")
-                .s(err.text())
-                .s("): orphans will not be reaped; run reaper as PID 1");
-        }
-        Event::ChildReaped { .. } | Event::SessionStarted => return false,
-        Event::Detached(_) | Event::AttachFailed(_) => return false,
-        Event::Swallowed { sig } => {
-            l.s("ignored the terminal hand-off's ");
-            push_sig(l, *sig);
-        }
-        Event::Spawned { pid, .. } => {
-            l.s("started PROGRAM as pid ").n(*pid as i64);
-        }
-        Event::Received { sig } => {
-            l.s("received ");
-            push_sig(l, *sig);
-        }
-        Event::Forwarded { sig: 0, .. } | Event::Forwarded { to: 0, .. } => return false,
-        Event::Forwarded { sig, to, .. } => {
-            l.s("forwarded ");
-            push_sig(l, *sig);
-            l.s(" to ").n(*to as i64);
-        }
-        Event::Reaped { pid, name, exit } => {
-            l.s("reaped orphan pid=")
-                .n(*pid as i64)
-                .s(" name=")
-                .b(name)
-                .s(" ");
-            push_exit(l, *exit);
-        }
-        Event::ProgramExited { exit } => {
-            l.s("PROGRAM exited: ");
-            push_exit(l, *exit);
-        }
-        Event::Draining {
-            count,
-            sig,
-            grace_ms,
-        } => {
-            l.s("draining ")
-                .n(*count as i64)
-                .s(" remaining process(es): ");
-            push_sig(l, *sig);
-            l.s(", then SIGKILL after ").n(*grace_ms as i64).s(" ms");
-        }
-        Event::Killing { count } => {
-            l.s("grace period over: sending SIGKILL to ")
-                .n(*count as i64)
-                .s(" process(es)");
-        }
-        Event::Summary { count, top } => {
-            l.s("reaped ")
-                .n(*count as i64)
-                .s(if *count == 1 { " orphan" } else { " orphans" });
-            if top.is_empty() {
-                l.s(" (run with -w to log their names)");
-            } else {
-                l.s("; most common: ");
-                for (i, (name, n)) in top.iter().enumerate() {
-                    if i > 0 {
-                        l.s(", ");
-                    }
-                    l.b(name).s(" (").n(*n as i64).s(")");
-                }
-            }
-        }
-        Event::Shutdown { sig } => {
-            l.s("stopping on ");
-            push_sig(l, *sig);
-        }
-        Event::Usage(e) => {
-            if e.what.is_empty() {
-                l.s(e.reason);
-            } else {
-                if e.what.len() == 1 {
-                    l.s("-");
-                }
-                l.b(e.what);
-                if !e.value.is_empty() {
-                    l.s(" '").b(e.value).s("'");
-                }
-                l.s(" ").s(e.reason);
-            }
-            l.s(" (see reaper --help)");
+/// Reports an event in the persona's words, when the verbosity allows it. Async-signal-safe (the
+/// signal handler uses it): one fixed buffer, one non-blocking write.
+pub fn emit(persona: &Persona, verbosity: u8, ev: &Event) {
+    if ev.level() as u8 <= verbosity {
+        let mut l = Line::new();
+        if (persona.render)(ev, &mut l) {
+            l.log();
         }
     }
-    true
 }
 
-/// reaper's own persona.
-pub static REAPER: Persona = Persona {
-    name: "reaper",
-    opts: &REAPER_OPTS,
-    envs: &REAPER_ENVS,
-    defaults: reaper_defaults,
-    early: no_early,
-    help: (REAPER_HELP, 1),
-    usage_help: false,
-    version: (concat!("reaper ", env!("CARGO_PKG_VERSION"), "\n"), 1),
-    codes: Codes {
-        not_found: 127,
-        not_executable: 126,
-        exec_other: 126,
-        usage: 2,
-        fatal: 1,
-    },
-    render: render_reaper,
-};
+// ---------------------------------------------------------------------------------------------------
+// The one table-driven parser, for every persona.
 
-/// Every persona, looked up by name.
-pub static ALL: [&Persona; 7] = [
-    &REAPER,
-    &compat::TINI,
-    &compat::TINI_STATIC,
-    &compat::DOCKER_INIT,
-    &compat::DUMB_INIT,
-    &compat::CATATONIT,
-    &compat::PAUSE,
-];
+/// What parsing decided.
+pub enum Parsed {
+    /// Run with this configuration.
+    Run(Config),
+    /// Print this and exit 0 (help, version, license).
+    Print(Act),
+}
 
-/// The persona called `name`, if any.
-pub fn by_name(name: &[u8]) -> Option<&'static Persona> {
-    ALL.iter().copied().find(|p| p.name.as_bytes() == name)
+/// Parses argv (from index `first`) and the environment for `persona`. Parsing stops at the first
+/// non-option and at `--`; flags are applied first, then the variables of the options no flag set,
+/// so a flag always beats its variable.
+pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Parsed, UsageError> {
+    let mut cfg = Config::new();
+    (persona.defaults)(&mut cfg);
+    if let Some(act) = (persona.early)(args, first) {
+        return Ok(Parsed::Print(act));
+    }
+    if persona.opts.is_empty() {
+        return Ok(Parsed::Run(cfg)); // pause takes no arguments and ignores what it is given
+    }
+    let mut seen: u64 = 0;
+    let mut i = first;
+    while i < args.len() {
+        let arg = args.get(i);
+        if arg == b"--" {
+            i += 1;
+            break;
+        }
+        if arg.len() < 2 || arg[0] != b'-' {
+            break; // the first non-option is PROGRAM
+        }
+        if let Some(long) = arg.strip_prefix(b"--") {
+            let (name, inline) = match long.iter().position(|&c| c == b'=') {
+                Some(eq) => (&long[..eq], Some(&long[eq + 1..])),
+                None => (long, None),
+            };
+            let opt = persona
+                .opts
+                .iter()
+                .find(|o| !o.long.is_empty() && o.long.as_bytes() == name);
+            let Some(opt) = opt else {
+                return Err(UsageError {
+                    what: arg,
+                    value: b"",
+                    reason: UNKNOWN,
+                });
+            };
+            let value = match (opt.act, inline) {
+                (Act::Value(_), Some(v)) => Some(v),
+                (Act::Value(_), None) => {
+                    i += 1;
+                    if i >= args.len() {
+                        return Err(UsageError {
+                            what: arg,
+                            value: b"",
+                            reason: NEEDS_VALUE,
+                        });
+                    }
+                    Some(args.get(i))
+                }
+                (_, Some(_)) => {
+                    return Err(UsageError {
+                        what: arg,
+                        value: b"",
+                        reason: NO_VALUE,
+                    })
+                }
+                (_, None) => None,
+            };
+            if let Some(done) = apply(&mut cfg, opt.act, value, arg)? {
+                return Ok(done);
+            }
+            seen |= 1 << opt.key;
+        } else {
+            // A cluster of short options: `-gw`, `-v -v`, `-rTERM:INT` or `-r TERM:INT`.
+            let mut j = 1;
+            while j < arg.len() {
+                let c = arg[j];
+                let Some(opt) = persona.opts.iter().find(|o| o.short == c) else {
+                    return Err(UsageError {
+                        what: short_name(c),
+                        value: b"",
+                        reason: UNKNOWN,
+                    });
+                };
+                let mut value = None;
+                if let Act::Value(_) = opt.act {
+                    if j + 1 < arg.len() {
+                        value = Some(&arg[j + 1..]);
+                    } else {
+                        i += 1;
+                        if i >= args.len() {
+                            return Err(UsageError {
+                                what: short_name(c),
+                                value: b"",
+                                reason: NEEDS_VALUE,
+                            });
+                        }
+                        value = Some(args.get(i));
+                    }
+                    j = arg.len();
+                } else {
+                    j += 1;
+                }
+                if let Some(done) = apply(&mut cfg, opt.act, value, short_name(c))? {
+                    return Ok(done);
+                }
+                seen |= 1 << opt.key;
+            }
+        }
+        i += 1;
+    }
+    for env in persona.envs {
+        if seen & (1 << env.key) != 0 {
+            continue;
+        }
+        let Some(value) = sys::getenv(env.name) else {
+            continue;
+        };
+        let what = env.name.to_bytes();
+        let given = match env.when {
+            When::Set => true,
+            When::Equals(v) => value == v,
+            When::Value => true,
+            When::Bool => match value {
+                b"1" | b"true" | b"yes" | b"on" => true,
+                b"" | b"0" | b"false" | b"no" | b"off" => false,
+                _ => {
+                    return Err(UsageError {
+                        what,
+                        value,
+                        reason: "is not a boolean (use 1 or 0)",
+                    })
+                }
+            },
+        };
+        if given {
+            apply(&mut cfg, env.act, Some(value), what)?;
+        }
+    }
+    if i < args.len() {
+        cfg.program = i;
+    }
+    Ok(Parsed::Run(cfg))
+}
+
+fn apply(
+    cfg: &mut Config,
+    act: Act,
+    value: Option<&'static [u8]>,
+    what: &'static [u8],
+) -> Result<Option<Parsed>, UsageError> {
+    match act {
+        Act::Set(f) => f(cfg),
+        Act::Value(f) => {
+            let v = value.unwrap_or(b"");
+            f(cfg, v).map_err(|reason| UsageError {
+                what,
+                value: v,
+                reason,
+            })?;
+        }
+        Act::Help | Act::Version | Act::License => return Ok(Some(Parsed::Print(act))),
+    }
+    Ok(None)
+}
+
+/// `-c` as a static byte string, for error messages.
+fn short_name(c: u8) -> &'static [u8] {
+    const ALL: &[u8; 256] = &{
+        let mut a = [0u8; 256];
+        let mut i = 0;
+        while i < 256 {
+            a[i] = i as u8;
+            i += 1;
+        }
+        a
+    };
+    // Messages print "-" then the letter; the letter is a one-byte static slice.
+    &ALL[c as usize..c as usize + 1]
 }

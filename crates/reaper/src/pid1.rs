@@ -11,27 +11,18 @@
 
 use crate::config::{Config, Forward, Subreaper};
 use crate::out::{self, Line};
-use crate::persona::{self, Event, Persona};
+use crate::persona::{emit, Event, Persona};
 use crate::signals::{
     self, BLOCKABLE, FORWARDED, SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGSTOP,
     SIGTERM, SYNCHRONOUS,
 };
 use crate::sys::{self, Disposition, Exit, SigSet, Wait};
+use crate::{own, registry};
 use crate::{spawn, user};
 use alloc::vec::Vec;
 use core::sync::atomic::{
     AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
 };
-
-/// Reports an event in the persona's words, when the verbosity allows it.
-pub fn emit(persona: &Persona, verbosity: u8, ev: &Event) {
-    if ev.level() as u8 <= verbosity {
-        let mut l = Line::new();
-        if (persona.render)(ev, &mut l) {
-            l.log();
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------------
 // What the signal handler knows: set before handlers are installed, read-only afterwards (but for the
@@ -51,10 +42,10 @@ static PERSONA: AtomicUsize = AtomicUsize::new(0);
 static VERBOSITY: AtomicU8 = AtomicU8::new(0);
 
 fn handler_persona() -> &'static Persona {
-    persona::ALL
+    registry::ALL
         .get(PERSONA.load(Relaxed))
         .copied()
-        .unwrap_or(&persona::REAPER)
+        .unwrap_or(&own::REAPER)
 }
 
 /// Sends `sig`, as rewritten, to `target` (0: to nobody) and says so. Async-signal-safe.
@@ -144,6 +135,7 @@ impl Orphans {
 
 /// The running core.
 struct Core<'a> {
+    persona: &'static Persona,
     cfg: &'a Config,
     pid1: bool,
     main: i32,
@@ -152,12 +144,12 @@ struct Core<'a> {
 
 impl Core<'_> {
     fn emit(&self, ev: &Event) {
-        emit(self.cfg.persona, self.cfg.verbosity, ev);
+        emit(self.persona, self.cfg.verbosity, ev);
     }
 
     fn fatal(&self, what: &str, err: sys::Errno) -> ! {
         self.emit(&Event::Failed { what, err });
-        sys::exit(self.cfg.persona.codes.fatal)
+        sys::exit(self.persona.codes.fatal)
     }
 
     /// Reaps one exited child. With `block` it waits for one; else it returns `Wait::Nothing` at once
@@ -348,12 +340,13 @@ fn descendants(root: i32) -> Vec<i32> {
 }
 
 /// Runs reaper with `cfg`; never returns.
-pub fn run(cfg: &Config, args: &sys::Args) -> ! {
+pub fn run(persona: &'static Persona, cfg: &Config, args: &sys::Args) -> ! {
     let inherited_mask = sys::sigmask();
     out::open_log();
     // Block every signal while we set up: what arrives now is delivered once the handlers exist.
     sys::set_sigmask(BLOCKABLE);
     let mut core = Core {
+        persona,
         cfg,
         pid1: sys::getpid() == 1,
         main: 0,
@@ -372,8 +365,9 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
         pause(core);
     }
     let identity = core.resolve_user();
-    let foreground = take_terminal(cfg);
+    let foreground = take_terminal(persona, cfg);
     let child = spawn::spawn(
+        persona,
         cfg,
         args,
         identity.as_ref(),
@@ -402,7 +396,7 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
         match core.reap(true) {
             Wait::Reaped(pid, exit) if pid == child => break exit,
             // Cannot happen while PROGRAM, our child, has not been reaped.
-            Wait::NoChildren => break Exit::Code(cfg.persona.codes.fatal),
+            Wait::NoChildren => break Exit::Code(persona.codes.fatal),
             _ => {}
         }
     };
@@ -416,7 +410,7 @@ pub fn run(cfg: &Config, args: &sys::Args) -> ! {
         } else {
             0
         };
-        forward(cfg.persona, cfg.verbosity, SIGTERM, group);
+        forward(persona, cfg.verbosity, SIGTERM, group);
     }
     core.emit(&Event::ProgramExited { exit: status });
     core.drain();
@@ -465,7 +459,7 @@ impl Core<'_> {
                     reason: e.text(),
                 };
                 self.emit(&Event::Usage(&err));
-                sys::exit(self.cfg.persona.codes.usage)
+                sys::exit(self.persona.codes.usage)
             })
             .ok()
     }
@@ -473,7 +467,7 @@ impl Core<'_> {
 
 /// The terminal: whether the child gets our foreground (we hold it and keep our group); in session
 /// mode, a session leader lets go of its terminal so that the child's new session can take it.
-fn take_terminal(cfg: &Config) -> bool {
+fn take_terminal(persona: &Persona, cfg: &Config) -> bool {
     if cfg.forward != Forward::Session {
         return sys::tcgetpgrp(0) == Some(sys::getpgrp()); // never take a foreground we do not hold
     }
@@ -484,7 +478,7 @@ fn take_terminal(cfg: &Config) -> bool {
         SWALLOW.store(SigSet::of(SIGHUP).with(SIGCONT).0, Relaxed);
     }
     emit(
-        cfg.persona,
+        persona,
         cfg.verbosity,
         &Event::Detached(detached.map(|_| leader)),
     );
@@ -507,9 +501,9 @@ fn arm_forwarding(core: &Core, child: i32, foreground: bool) {
     // Not as PID 1: the kernel ignores a self-stop there, yet would still discard a pending SIGCONT
     // meant for the job.
     STOP_SELF.store(cfg.stop_with_job && !core.pid1, Relaxed);
-    let persona = persona::ALL
+    let persona = registry::ALL
         .iter()
-        .position(|p| core::ptr::eq(*p, cfg.persona));
+        .position(|p| core::ptr::eq(*p, core.persona));
     PERSONA.store(persona.unwrap_or(0), Relaxed);
     VERBOSITY.store(cfg.verbosity, Relaxed);
     TARGET.store(

@@ -2,8 +2,7 @@
 
 use crate::config::{Config, Forward};
 use crate::out::Line;
-use crate::persona::Event;
-use crate::pid1::emit;
+use crate::persona::{emit, Event, Persona};
 use crate::sys::{self, Errno, Fork, SigSet};
 use crate::user::Identity;
 use core::ffi::CStr;
@@ -11,6 +10,7 @@ use core::ffi::CStr;
 /// Forks and execs PROGRAM; returns its pid. The child gets its own process group (or session), the
 /// terminal's foreground when reaper held it, the signal mask reaper inherited, and the user asked for.
 pub fn spawn(
+    persona: &Persona,
     cfg: &Config,
     args: &sys::Args,
     identity: Option<&Identity>,
@@ -26,7 +26,7 @@ pub fn spawn(
     match sys::fork()? {
         Fork::Parent(pid) => Ok(pid),
         Fork::Child => child(
-            cfg,
+            (persona, cfg),
             args,
             identity,
             inherited_mask,
@@ -38,7 +38,7 @@ pub fn spawn(
 }
 
 fn child(
-    cfg: &Config,
+    (persona, cfg): (&Persona, &Config),
     args: &sys::Args,
     identity: Option<&Identity>,
     inherited_mask: SigSet,
@@ -46,7 +46,7 @@ fn child(
     foreground: bool,
     listen_pid_is_ours: bool,
 ) -> ! {
-    let (p, v) = (cfg.persona, cfg.verbosity);
+    let (p, v) = (persona, cfg.verbosity);
     if cfg.forward == Forward::Session {
         let started = sys::setsid().is_ok();
         // Take the terminal reaper let go of (fails without one).
