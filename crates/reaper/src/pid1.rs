@@ -88,10 +88,10 @@ extern "C" fn on_signal(sig: i32, info: &libc::siginfo_t, _: *mut core::ffi::c_v
         return sys::set_errno(saved);
     }
     let bit = SigSet::of(sig).0;
+    emit(p, v, &Event::Received { sig });
     if SWALLOW.fetch_and(!bit, Relaxed) & bit != 0 {
         emit(p, v, &Event::Swallowed { sig });
     } else {
-        emit(p, v, &Event::Received { sig });
         // The target's number is ours only while PROGRAM is unreaped: once the loop has reaped it
         // (and before it clears TARGET) the number may already name another process. The handler
         // cannot run in the middle of the reaping wait, so the check cannot go stale before the kill.

@@ -11,8 +11,8 @@
 //! for processes, so more threads than cores pay off.
 use integration::personas_support::{mask_has, real_path, Links, Via};
 use integration::{
-    helper, is_gone, stat, status_field, sys, wait_ready, Init, Mode, Running, SigLog, TempDir,
-    DEADLINE,
+    helper, is_gone, stat, status_field, sys, wait_ready, Init, Mode, Pty, Running, SigLog,
+    TempDir, DEADLINE,
 };
 use std::collections::BTreeMap;
 use std::fs;
@@ -35,6 +35,9 @@ struct Case {
     mode: Mode,
     send: Vec<i32>,
     catch: bool,
+    /// stdin is a terminal that is the controlling terminal of the init's session, which the init
+    /// (or, as PID 1, unshare) leads.
+    tty: bool,
 }
 
 /// What a run showed.
@@ -66,14 +69,19 @@ fn mode_tag(m: Mode) -> &'static str {
     }
 }
 
-/// Builds cases: `add(name, args, env, send, catch)` once per mode.
-struct Cases(Vec<Case>);
+/// Builds cases: `add(name, args, env, send, catch)` once per mode (with a terminal when `tty`).
+#[derive(Default)]
+struct Cases {
+    all: Vec<Case>,
+    tty: bool,
+}
 
 impl Cases {
     fn add(&mut self, name: &str, args: &[&str], env: &[(&str, &str)], send: &[i32], catch: bool) {
         for mode in [Mode::Pid1, Mode::Subreaper] {
-            self.0.push(Case {
-                name: format!("{name}-{}", mode_tag(mode)),
+            let tty = if self.tty { "-tty" } else { "" };
+            self.all.push(Case {
+                name: format!("{name}{tty}-{}", mode_tag(mode)),
                 args: args.iter().map(|s| s.to_string()).collect(),
                 env: env
                     .iter()
@@ -82,6 +90,7 @@ impl Cases {
                 mode,
                 send: send.to_vec(),
                 catch,
+                tty: self.tty,
             });
         }
     }
@@ -118,7 +127,7 @@ fn all_signals(skip: &[i32]) -> Vec<i32> {
 }
 
 fn tini_cases() -> Vec<Case> {
-    let mut c = Cases(Vec::new());
+    let mut c = Cases::default();
     let sigs = all_signals(&[sys::SIGKILL, sys::SIGSTOP]);
     c.signals("", &[], &[], &sigs);
     c.signals("-g", &["-g"], &[], &sigs);
@@ -129,6 +138,18 @@ fn tini_cases() -> Vec<Case> {
         &[1, 2, 10, 15],
     );
     c.signals("-s", &["-s"], &[], &[2, 15]);
+    c.tty = true;
+    c.signals("", &[], &[], &[1, 2, 15, 18, 20, 21, 22, 28]);
+    c.signals("-g", &["-g"], &[], &[1, 2, 15, 20]);
+    c.add("exit-3", &["/bin/sh", "-c", "exit 3"], &[], &[], false);
+    c.add(
+        "v-exit-3",
+        &["-vv", "/bin/sh", "-c", "exit 3"],
+        &[],
+        &[],
+        false,
+    );
+    c.tty = false;
     c.signals("-env-subreaper", &[], &[("TINI_SUBREAPER", "")], &[15]);
     c.exits(&[]);
     for (name, flags) in [
@@ -185,17 +206,37 @@ fn tini_cases() -> Vec<Case> {
             false,
         );
     }
-    c.0
+    c.all
 }
 
 fn dumb_init_cases() -> Vec<Case> {
-    let mut c = Cases(Vec::new());
+    let mut c = Cases::default();
     // TSTP/TTIN/TTOU stop dumb-init itself (job control): covered by the persona tests.
     let sigs = all_signals(&[sys::SIGKILL, sys::SIGSTOP, 20, 21, 22]);
     c.signals("", &[], &[], &sigs);
     c.signals("-c", &["-c"], &[], &sigs);
     c.signals("-env-setsid0", &[], &[("DUMB_INIT_SETSID", "0")], &[10, 15]);
     c.signals("-v", &["-v"], &[], &[1, 2, 10, 15, 17, 28, 34, 64]);
+    c.tty = true;
+    c.signals("", &[], &[], &[1, 2, 10, 15, 18, 28]);
+    c.signals("-c", &["-c"], &[], &[1, 2, 15, 18]);
+    c.signals("-v", &["-v"], &[], &[1, 15, 18]);
+    c.add("exit-3", &["/bin/sh", "-c", "exit 3"], &[], &[], false);
+    c.add(
+        "v-exit-3",
+        &["-v", "/bin/sh", "-c", "exit 3"],
+        &[],
+        &[],
+        false,
+    );
+    c.add(
+        "v-c-exit-3",
+        &["-v", "-c", "/bin/sh", "-c", "exit 3"],
+        &[],
+        &[],
+        false,
+    );
+    c.tty = false;
     for v in [&[][..], &["-v"][..]] {
         let tag = v.join("");
         for (name, flags, sig) in [
@@ -261,14 +302,18 @@ fn dumb_init_cases() -> Vec<Case> {
         &[],
         false,
     );
-    c.0
+    c.all
 }
 
 fn catatonit_cases() -> Vec<Case> {
-    let mut c = Cases(Vec::new());
+    let mut c = Cases::default();
     let sigs = all_signals(&[sys::SIGKILL, sys::SIGSTOP]);
     c.signals("", &[], &[], &sigs);
     c.signals("-g", &["-g"], &[], &sigs);
+    c.tty = true;
+    c.signals("", &[], &[], &[1, 2, 15, 18, 20, 28]);
+    c.add("exit-3", &["/bin/sh", "-c", "exit 3"], &[], &[], false);
+    c.tty = false;
     c.exits(&[]);
     for (name, flags) in [
         ("g-exit0", &["-g", "/bin/true"][..]),
@@ -304,11 +349,11 @@ fn catatonit_cases() -> Vec<Case> {
     ] {
         c.add(name, &["-P"], &[], sigs, false);
     }
-    c.0
+    c.all
 }
 
 fn pause_cases() -> Vec<Case> {
-    let mut c = Cases(Vec::new());
+    let mut c = Cases::default();
     for (tag, args) in [
         ("", &[][..]),
         ("-args", &["x", "--y"]),
@@ -326,7 +371,7 @@ fn pause_cases() -> Vec<Case> {
     ] {
         c.add(name, args, &[], &[], false);
     }
-    c.0
+    c.all
 }
 
 /// The pause contract, as a `Seen` for a case.
@@ -433,6 +478,17 @@ fn run_case(init: Init, case: &Case) -> Seen {
             "--exit-on",
             &FINISH.to_string(),
         ]);
+    }
+    let pty = case.tty.then(Pty::open);
+    if let Some(pty) = &pty {
+        // The init (or unshare) leads a new session whose controlling terminal is stdin.
+        // SAFETY (in the closure): setsid and ioctl are async-signal-safe.
+        init = init.stdin(pty.slave_dup()).pre_exec(|| unsafe {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
     let mut run = init.spawn();
     let mut child = None;
