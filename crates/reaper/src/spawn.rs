@@ -98,6 +98,8 @@ fn child(
     sys::set_sigmask(inherited_mask);
     let argv = args.tail(cfg.program);
     let err = sys::execvp(argv);
+    // Saying why must not kill us with SIGPIPE (stderr a closed pipe): the exit status says it too.
+    sys::set_sigmask(SigSet::of(crate::signals::SIGPIPE));
     emit(
         p,
         v,

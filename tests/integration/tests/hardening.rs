@@ -265,3 +265,18 @@ fn pause_subcommand_refuses_a_program() {
         );
     }
 }
+
+/// stderr a closed pipe and PROGRAM cannot be run: the child's message cannot be written, and the
+/// SIGPIPE of that write must not replace the exit status: 127 (not found), not 141.
+#[test]
+fn exec_failure_with_stderr_a_closed_pipe_exits_127() {
+    for mode in MODES {
+        let (r, w) = pipe();
+        drop(r);
+        let init = Init::reaper(mode).args(["-v", "/nonexistent/program"]);
+        let run = stderr_to(init, &w).spawn();
+        drop(w);
+        let out = run.wait(DEADLINE);
+        out.assert_code(127);
+    }
+}
