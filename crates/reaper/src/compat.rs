@@ -15,6 +15,15 @@ fn pid_prefix(l: &mut Line, before: &str, after: &str) {
     l.s(before).n(sys::getpid() as i64).s(after);
 }
 
+/// Appends what glibc's `strsignal` says of `sig`.
+fn push_description(l: &mut Line, sig: i32) {
+    let (words, n) = signals::description(sig);
+    l.b(words);
+    if let Some(n) = n {
+        l.n(n as i64);
+    }
+}
+
 fn usage_reason(l: &mut Line, e: &config::UsageError) {
     if e.what.len() == 1 {
         l.s("-");
@@ -165,7 +174,7 @@ fn render_tini(ev: &Event, l: &mut Line) -> bool {
         }
         Event::Received { sig } => {
             l.s("Passing signal: '");
-            push_sig(l, *sig);
+            push_description(l, *sig);
             l.s("'");
         }
         Event::ChildReaped { pid, .. } => {
@@ -187,7 +196,7 @@ fn render_tini(ev: &Event, l: &mut Line) -> bool {
             exit: Exit::Signal(s),
         } => {
             l.s("Main child exited with signal (with signal '");
-            push_sig(l, *s);
+            push_description(l, *s);
             l.s("')");
         }
         _ => return false,
@@ -563,8 +572,8 @@ fn render_pause(ev: &Event, l: &mut Line) -> bool {
             l.s("Warning: pause should be the first process");
         }
         Event::Shutdown { sig } => {
-            l.s("Shutting down, got signal: ")
-                .s(signals::description(*sig));
+            l.s("Shutting down, got signal: ");
+            push_description(l, *sig);
         }
         Event::Failed { what, err } => {
             l.s("pause: ").s(what).s(": ").s(err.text());

@@ -132,13 +132,33 @@ pub fn parse(text: &[u8]) -> Option<i32> {
     (32..=SIGRTMAX).contains(&sig).then_some(sig)
 }
 
-/// What `strsignal` says of the signals reaper describes in words (the pause persona's shutdown line).
-pub fn description(sig: i32) -> &'static str {
-    match sig {
-        SIGINT => "Interrupt",
-        SIGTERM => "Terminated",
-        SIGHUP => "Hangup",
-        _ => "Unknown signal",
+/// glibc's `strsignal` words for 1..=31, in order (tini prints them, and the Kubernetes pause).
+const DESCRIPTIONS: &str = "Hangup\0Interrupt\0Quit\0Illegal instruction\0Trace/breakpoint trap\0\
+    Aborted\0Bus error\0Floating point exception\0Killed\0User defined signal 1\0\
+    Segmentation fault\0User defined signal 2\0Broken pipe\0Alarm clock\0Terminated\0\
+    Stack fault\0Child exited\0Continued\0Stopped (signal)\0Stopped\0Stopped (tty input)\0\
+    Stopped (tty output)\0Urgent I/O condition\0CPU time limit exceeded\0\
+    File size limit exceeded\0Virtual timer expired\0Profiling timer expired\0Window changed\0\
+    I/O possible\0Power failure\0Bad system call";
+
+/// What glibc's `strsignal` says of `sig`: the words, and a number to append after them
+/// (`Real-time signal 3` for SIGRTMIN+3, `Unknown signal 32`).
+pub fn description(sig: i32) -> (&'static [u8], Option<i32>) {
+    if (1..=31).contains(&sig) {
+        let mut rest = DESCRIPTIONS.as_bytes();
+        for _ in 1..sig {
+            let next = rest
+                .iter()
+                .position(|&c| c == 0)
+                .map_or(rest.len(), |i| i + 1);
+            rest = &rest[next..];
+        }
+        let end = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
+        (&rest[..end], None)
+    } else if (SIGRTMIN..=SIGRTMAX).contains(&sig) {
+        (b"Real-time signal ", Some(sig - SIGRTMIN))
+    } else {
+        (b"Unknown signal ", Some(sig))
     }
 }
 
@@ -169,6 +189,17 @@ mod tests {
         ] {
             assert_eq!(parse(bad), None, "{:?}", core::str::from_utf8(bad));
         }
+    }
+
+    #[test]
+    fn descriptions_are_glibcs() {
+        assert_eq!(description(1), (&b"Hangup"[..], None));
+        assert_eq!(description(10), (&b"User defined signal 1"[..], None));
+        assert_eq!(description(15), (&b"Terminated"[..], None));
+        assert_eq!(description(31), (&b"Bad system call"[..], None));
+        assert_eq!(description(34), (&b"Real-time signal "[..], Some(0)));
+        assert_eq!(description(64), (&b"Real-time signal "[..], Some(30)));
+        assert_eq!(description(32), (&b"Unknown signal "[..], Some(32)));
     }
 
     #[test]

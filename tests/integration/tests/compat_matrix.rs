@@ -138,6 +138,7 @@ fn tini_cases() -> Vec<Case> {
         &[1, 2, 10, 15],
     );
     c.signals("-s", &["-s"], &[], &[2, 15]);
+    c.signals("-vv", &["-vv"], &[], &[1, 2, 10, 15, 18, 28, 34, 64]);
     c.tty = true;
     c.signals("", &[], &[], &[1, 2, 15, 18, 20, 21, 22, 28]);
     c.signals("-g", &["-g"], &[], &[1, 2, 15, 20]);
@@ -152,6 +153,7 @@ fn tini_cases() -> Vec<Case> {
     c.tty = false;
     c.signals("-env-subreaper", &[], &[("TINI_SUBREAPER", "")], &[15]);
     c.exits(&[]);
+    c.exits(&["-v"]);
     for (name, flags) in [
         ("e7-exit7", &["-e", "7", "/bin/sh", "-c", "exit 7"][..]),
         ("e7-exit8", &["-e", "7", "/bin/sh", "-c", "exit 8"]),
