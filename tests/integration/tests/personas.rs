@@ -1,4 +1,4 @@
-//! The drop-in personas (issue 3 §5; contracts: ../shared/reference/personas.md): reaper invoked as
+//! The drop-in personas (contracts: docs/reaper.md and docs/compat-differences.md): reaper invoked as
 //! tini, tini-static, docker-init, dumb-init, catatonit or pause, by a symlink's basename and by
 //! `reaper --compat NAME` / `--compat=NAME`. For each persona: every flag and variable, exit codes, the
 //! machine-read messages, and differential runs against the Debian originals (/usr/bin/tini,
