@@ -206,10 +206,14 @@ pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Par
                 Some(eq) => (&long[..eq], Some(&long[eq + 1..])),
                 None => (long, None),
             };
-            let opt = persona
+            // As getopt_long: the exact name, else the one option the text abbreviates (an
+            // ambiguous abbreviation is refused as unknown).
+            let mut matching = persona
                 .opts
                 .iter()
-                .find(|o| !o.long.is_empty() && o.long.as_bytes() == name);
+                .filter(|o| !name.is_empty() && o.long.as_bytes().starts_with(name));
+            let first = matching.clone().find(|o| o.long.len() == name.len());
+            let opt = first.or_else(|| matching.next().filter(|_| matching.next().is_none()));
             let Some(opt) = opt else {
                 return Err(UsageError {
                     what: arg,
