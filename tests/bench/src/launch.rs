@@ -93,9 +93,63 @@ pub fn self_exe() -> Result<String, String> {
         .map_err(|e| format!("cannot read /proc/self/exe ({e}): is /proc mounted?"))
 }
 
+/// A cpu cgroup of our own (removed on drop): PID 1 and its child run in it, as in a container,
+/// instead of in the host's root cpu group (where the kernel's autogroups apply).
+pub struct CpuCgroup {
+    dir: PathBuf,
+}
+
+impl CpuCgroup {
+    /// Creates it under the cgroup v1 cpu hierarchy, or under cgroup v2 when the cpu controller is
+    /// enabled for the root's children.
+    pub fn new() -> Result<CpuCgroup, String> {
+        let name = format!("reaper-bench-{}", std::process::id());
+        let v1 = std::path::Path::new("/sys/fs/cgroup/cpu");
+        let v2 = std::path::Path::new("/sys/fs/cgroup");
+        let dir = if v1.join("cpu.shares").exists() {
+            v1.join(name)
+        } else if std::fs::read_to_string(v2.join("cgroup.subtree_control"))
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "cpu"))
+        {
+            v2.join(name)
+        } else {
+            return Err(
+                "no cpu cgroup controller at /sys/fs/cgroup/cpu (v1) or enabled in \
+                        /sys/fs/cgroup/cgroup.subtree_control (v2): measure without --cgroup"
+                    .into(),
+            );
+        };
+        std::fs::create_dir(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        Ok(CpuCgroup { dir })
+    }
+
+    fn procs(&self) -> CString {
+        CString::new(self.dir.join("cgroup.procs").as_os_str().as_bytes())
+            .expect("cgroup paths have no NUL")
+    }
+}
+
+impl Drop for CpuCgroup {
+    fn drop(&mut self) {
+        // The namespace's processes are gone by now; the kernel may take a moment to notice.
+        for _ in 0..100 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            sys::sleep_us(10_000);
+        }
+    }
+}
+
 /// Starts `init` as PID 1 of a new PID and mount namespace (with its own /proc), running the
 /// workload `reaper-bench WL ARGS...` as its child.
 pub fn launch(init: &Init, wl: &[&str]) -> Result<Launched, String> {
+    launch_in(init, wl, None)
+}
+
+/// [`launch`], with PID 1 (and so its child) in `cgroup` when given.
+pub fn launch_in(init: &Init, wl: &[&str], cgroup: Option<&CpuCgroup>) -> Result<Launched, String> {
+    let procs = cgroup.map(CpuCgroup::procs);
     let exe = self_exe()?;
     let mut cmd = vec![exe.as_str()];
     cmd.extend_from_slice(wl);
@@ -112,6 +166,9 @@ pub fn launch(init: &Init, wl: &[&str]) -> Result<Launched, String> {
                 sys::exit_now(111);
             }
         };
+        if let Some(p) = &procs {
+            step("joining the cpu cgroup", sys::write_file(p, b"0"));
+        }
         step("mounting a private /proc", sys::private_proc());
         step("passing the control pipe as fd 3", sys::move_fd(ctl_w, CTL));
         step("passing the go pipe as fd 4", sys::move_fd(go_r, GO));

@@ -25,11 +25,13 @@ use launch::Init;
 
 const USAGE: &str = "\
 usage: reaper-bench mem     --init INIT
-       reaper-bench sig     --init INIT [--trials 1000] [--gap-us 1000]
+       reaper-bench sig     --init INIT [--trials 1000] [--gap-us 1000] [--sched-trace] [--cgroup]
        reaper-bench storm   --init INIT [-n 20000] [-k 2] [--trace]
        reaper-bench startup [--runs 200] INIT...
 INIT: none (the workload itself is PID 1), tini | tini-static | dumb-init | catatonit (/usr/bin/NAME),
-      LABEL=PATH, or PATH; the init is run as `INIT -- CMD ARGS`. Needs root.";
+      LABEL=PATH, or PATH; the init is run as `INIT -- CMD ARGS`. Needs root.
+--sched-trace: also record scheduler events and report on which CPU each hop of a signal ran.
+--cgroup: PID 1 and its child run in a cpu cgroup of their own, as in a container.";
 
 struct Opts {
     init: Option<Init>,
@@ -40,6 +42,8 @@ struct Opts {
     k: u64,
     runs: usize,
     trace: bool,
+    sched_trace: bool,
+    cgroup: bool,
 }
 
 fn number<T: std::str::FromStr>(flag: &str, v: Option<&String>) -> Result<T, String> {
@@ -58,6 +62,8 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         k: 2,
         runs: 200,
         trace: false,
+        sched_trace: false,
+        cgroup: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -72,6 +78,8 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "-k" => o.k = number(a, it.next())?,
             "--runs" => o.runs = number(a, it.next())?,
             "--trace" => o.trace = true,
+            "--sched-trace" => o.sched_trace = true,
+            "--cgroup" => o.cgroup = true,
             s if s.starts_with('-') => return Err(format!("unknown option '{s}'")),
             s => o.inits.push(Init::parse(s)?),
         }
@@ -90,7 +98,15 @@ fn run(cmd: &str, o: &Opts) -> Result<Vec<String>, String> {
     };
     Ok(match cmd {
         "mem" => vec![measure::mem(&init()?)?],
-        "sig" => vec![measure::sig(&init()?, o.trials, o.gap_us)?],
+        "sig" => vec![measure::sig(
+            &init()?,
+            measure::SigOpts {
+                trials: o.trials,
+                gap_us: o.gap_us,
+                sched_trace: o.sched_trace,
+                cgroup: o.cgroup,
+            },
+        )?],
         "storm" => vec![measure::storm(&init()?, o.n, o.k, o.trace)?],
         "startup" if o.inits.is_empty() => return Err("startup needs at least one INIT".into()),
         "startup" => measure::startup(&o.inits, o.runs)?,

@@ -1,6 +1,6 @@
 //! The measurements. Each prints one line of `key=value` fields, which scripts/bench.sh collects.
 
-use crate::launch::{launch, Init};
+use crate::launch::{launch, launch_in, CpuCgroup, Init};
 use crate::stats::Summary;
 use crate::{sys, trace};
 use std::ffi::CString;
@@ -39,11 +39,35 @@ pub fn mem(init: &Init) -> Result<String, String> {
     ))
 }
 
+/// How `sig` runs, besides the init.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SigOpts {
+    /// Signals timed.
+    pub trials: usize,
+    /// Pause between two signals, µs.
+    pub gap_us: u64,
+    /// Record the scheduler's events meanwhile and report where each hop ran.
+    pub sched_trace: bool,
+    /// Run PID 1 and its child in a cpu cgroup of their own, as in a container.
+    pub cgroup: bool,
+}
+
 /// `sig`: `trials` SIGTERMs sent to PID 1 from outside, `gap_us` apart; each latency runs from just
 /// before `kill` to the child's handler reading the same clock.
-pub fn sig(init: &Init, trials: usize, gap_us: u64) -> Result<String, String> {
+pub fn sig(init: &Init, o: SigOpts) -> Result<String, String> {
     const WARMUP: usize = 20;
-    let l = launch(init, &["wl-sig"])?;
+    let (trials, gap_us) = (o.trials, o.gap_us);
+    let cg = if o.cgroup {
+        Some(CpuCgroup::new()?)
+    } else {
+        None
+    };
+    let tr = if o.sched_trace {
+        Some(trace::Instance::new(32 * 1024)?)
+    } else {
+        None
+    };
+    let l = launch_in(init, &["wl-sig"], cg.as_ref())?;
     let mut buf = [0u8; 8];
     if !sys::read_exact(l.ctl, &mut buf) {
         l.finish(true);
@@ -53,6 +77,9 @@ pub fn sig(init: &Init, trials: usize, gap_us: u64) -> Result<String, String> {
         ));
     }
     sys::sleep_us(50_000);
+    if let Some(t) = &tr {
+        t.arm_sched()?;
+    }
     let mut lat = Vec::with_capacity(trials);
     for i in 0..trials + WARMUP {
         let t0 = sys::now_ns();
@@ -72,12 +99,18 @@ pub fn sig(init: &Init, trials: usize, gap_us: u64) -> Result<String, String> {
         }
         sys::sleep_us(gap_us);
     }
+    let text = match &tr {
+        Some(t) => Some(t.stop()?),
+        None => None,
+    };
+    let pid1 = l.pid;
     l.finish(true);
     let s = Summary::new(lat);
     let us = |ns: u64| ns as f64 / 1e3;
-    Ok(format!(
-        "sig init={} trials={} p50_us={:.2} p90_us={:.2} p99_us={:.2} min_us={:.2} max_us={:.2} mean_us={:.2}",
+    let mut out = format!(
+        "sig init={} cgroup={} trials={} p50_us={:.2} p90_us={:.2} p99_us={:.2} min_us={:.2} max_us={:.2} mean_us={:.2}",
         init.label,
+        u8::from(o.cgroup),
         s.len(),
         us(s.pct(0.5)),
         us(s.pct(0.9)),
@@ -85,7 +118,25 @@ pub fn sig(init: &Init, trials: usize, gap_us: u64) -> Result<String, String> {
         us(s.pct(0.0)),
         us(s.max()),
         s.mean() / 1e3
-    ))
+    );
+    if let Some(text) = text {
+        let h = trace::parse_sched(&text, std::process::id() as i32, pid1);
+        let pct = |n: u64| 100.0 * n as f64 / h.trials.max(1) as f64;
+        let _ = write!(
+            out,
+            " tr_trials={} init_on_sender_cpu_pct={:.0} child_on_init_cpu_pct={:.0} child_preempts_init_pct={:.0} \
+             hop1_p50_us={:.1} init_work_p50_us={:.1} hop2_same_cpu_p50_us={:.1} hop2_other_cpu_p50_us={:.1}",
+            h.trials,
+            pct(h.init_on_sender_cpu),
+            pct(h.child_on_init_cpu),
+            pct(h.child_preempted_init),
+            us(h.hop1.pct(0.5)),
+            us(h.init_work.pct(0.5)),
+            us(h.hop2_same.pct(0.5)),
+            us(h.hop2_other.pct(0.5)),
+        );
+    }
+    Ok(out)
 }
 
 /// CPU time PID 1 has used so far (ns), from /proc/PID/schedstat.

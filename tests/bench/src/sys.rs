@@ -317,3 +317,19 @@ pub fn alarm(secs: u32) {
     // SAFETY: alarm has no memory arguments.
     unsafe { libc::alarm(secs) };
 }
+
+/// Writes `data` to the file at `path` with raw calls (usable between fork and exec).
+pub fn write_file(path: &std::ffi::CStr, data: &[u8]) -> io::Result<()> {
+    // SAFETY: `path` is NUL-terminated.
+    let fd = check(
+        unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) } as libc::c_long,
+    )?;
+    let ok = write_all(fd as i32, data);
+    let err = io::Error::last_os_error();
+    close(fd as i32);
+    if ok {
+        Ok(())
+    } else {
+        Err(err)
+    }
+}

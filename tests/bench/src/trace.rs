@@ -73,6 +73,23 @@ impl Instance {
         self.set("tracing_on", "1")
     }
 
+    /// Starts recording every CPU's scheduler switches and wake-ups, and the SIGTERMs sent: where
+    /// each hop of a forwarded signal ran.
+    pub fn arm_sched(&self) -> Result<(), String> {
+        self.set(
+            "events/signal/signal_generate/filter",
+            &format!("sig == {}", libc::SIGTERM),
+        )?;
+        for ev in [
+            "signal/signal_generate",
+            "sched/sched_switch",
+            "sched/sched_wakeup",
+        ] {
+            self.set(&format!("events/{ev}/enable"), "1")?;
+        }
+        self.set("tracing_on", "1")
+    }
+
     /// Stops recording and returns the trace text.
     pub fn stop(&self) -> Result<String, String> {
         self.set("tracing_on", "0")?;
@@ -113,17 +130,38 @@ pub struct Stats {
 
 /// Splits one trace line into (pid of the task, timestamp ns, event text).
 fn split_line(line: &str) -> Option<(i32, u64, &str)> {
+    split_full(line).map(|l| (l.pid, l.t, l.event))
+}
+
+/// One trace line, taken apart.
+struct TraceLine<'a> {
+    pid: i32,
+    cpu: u32,
+    flags: &'a str,
+    t: u64,
+    event: &'a str,
+}
+
+fn split_full(line: &str) -> Option<TraceLine<'_>> {
     // `<comm>-<pid>  [<cpu>] <flags> <secs.micros>: <event>: <details>`; comm may hold spaces.
     let open = line.find(" [")?;
     let pid = line[..open].trim_end().rsplit_once('-')?.1.parse().ok()?;
-    let rest = &line[open..];
-    let rest = &rest[rest.find("] ")? + 2..];
+    let rest = &line[open + 2..];
+    let close = rest.find("] ")?;
+    let cpu = rest[..close].parse().ok()?;
+    let rest = &rest[close + 2..];
     let mut fields = rest.trim_start().splitn(2, ' ');
-    let _flags = fields.next()?;
+    let flags = fields.next()?;
     let rest = fields.next()?.trim_start();
     let colon = rest.find(": ")?;
     let secs: f64 = rest[..colon].parse().ok()?;
-    Some((pid, (secs * 1e9).round() as u64, &rest[colon + 2..]))
+    Some(TraceLine {
+        pid,
+        cpu,
+        flags,
+        t: (secs * 1e9).round() as u64,
+        event: &rest[colon + 2..],
+    })
 }
 
 /// Parses the text of a trace recorded by [`Instance::arm`].
@@ -179,6 +217,110 @@ pub fn parse(text: &str) -> Stats {
         }
     }
     s.life = Summary::new(life);
+    s
+}
+
+/// Where the hops of forwarded signals ran: sender `kill`s PID 1, PID 1 runs, PID 1 `kill`s its
+/// child, the child runs.
+#[derive(Debug, Default)]
+pub struct SchedStats {
+    /// Signals followed from the sender to the child.
+    pub trials: u64,
+    /// PID 1 ran on the CPU the sender was on.
+    pub init_on_sender_cpu: u64,
+    /// The child ran on the CPU PID 1 forwarded from.
+    pub child_on_init_cpu: u64,
+    /// The wake-up of the child set need-resched on PID 1's CPU: the child preempted PID 1.
+    pub child_preempted_init: u64,
+    /// Sender's kill to PID 1 running, ns.
+    pub hop1: Summary,
+    /// PID 1 running to its kill of the child, ns.
+    pub init_work: Summary,
+    /// PID 1's kill to the child running, when the child ran on PID 1's CPU, ns.
+    pub hop2_same: Summary,
+    /// The same, when the child ran on the other CPU, ns.
+    pub hop2_other: Summary,
+}
+
+/// Parses a trace recorded by [`Instance::arm_sched`] while `sender` signalled PID 1 (`init`, host
+/// pids).
+pub fn parse_sched(text: &str, sender: i32, init: i32) -> SchedStats {
+    #[derive(Default, Clone, Copy)]
+    struct Trial {
+        t0: u64,
+        sender_cpu: u32,
+        init_run: Option<(u64, u32)>,
+        kill: Option<(u64, u32, bool)>,
+        child_run: Option<(u64, u32)>,
+    }
+    let field = |ev: &str, key: &str| -> Option<i32> {
+        ev.split(' ')
+            .find_map(|f| f.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+    };
+    let mut child = None;
+    let mut trials: Vec<Trial> = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some(l) = split_full(line) else {
+            continue;
+        };
+        if l.event.starts_with("signal_generate:") {
+            let to = field(l.event, "pid=");
+            if l.pid == sender && to == Some(init) {
+                trials.push(Trial {
+                    t0: l.t,
+                    sender_cpu: l.cpu,
+                    ..Trial::default()
+                });
+            } else if l.pid == init {
+                child = child.or(to);
+                if let Some(tr) = trials.last_mut().filter(|tr| tr.init_run.is_some()) {
+                    if to == child && tr.kill.is_none() {
+                        tr.kill = Some((l.t, l.cpu, l.flags.contains('N')));
+                    }
+                }
+            }
+        } else if let Some(sw) = l.event.strip_prefix("sched_switch: ") {
+            let Some(next) = sw
+                .rsplit_once("next_pid=")
+                .and_then(|(_, n)| n.split(' ').next().and_then(|n| n.parse::<i32>().ok()))
+            else {
+                continue;
+            };
+            let Some(tr) = trials.last_mut() else {
+                continue;
+            };
+            if next == init && tr.init_run.is_none() {
+                tr.init_run = Some((l.t, l.cpu));
+            } else if Some(next) == child && tr.kill.is_some() && tr.child_run.is_none() {
+                tr.child_run = Some((l.t, l.cpu));
+            }
+        }
+    }
+    let mut s = SchedStats::default();
+    let (mut hop1, mut work, mut same, mut other) = (vec![], vec![], vec![], vec![]);
+    for tr in &trials {
+        let (Some((t1, icpu)), Some((t2, kcpu, preempt)), Some((t3, ccpu))) =
+            (tr.init_run, tr.kill, tr.child_run)
+        else {
+            continue;
+        };
+        s.trials += 1;
+        s.init_on_sender_cpu += u64::from(icpu == tr.sender_cpu);
+        s.child_preempted_init += u64::from(preempt);
+        hop1.push(t1.saturating_sub(tr.t0));
+        work.push(t2.saturating_sub(t1));
+        if ccpu == kcpu {
+            s.child_on_init_cpu += 1;
+            same.push(t3.saturating_sub(t2));
+        } else {
+            other.push(t3.saturating_sub(t2));
+        }
+    }
+    s.hop1 = Summary::new(hop1);
+    s.init_work = Summary::new(work);
+    s.hop2_same = Summary::new(same);
+    s.hop2_other = Summary::new(other);
     s
 }
 
@@ -244,6 +386,36 @@ mod tests {
         assert_eq!(s.by_nr.get(&61), Some(&2));
         assert_eq!(s.life.pct(0.0), 20_000); // pid 7: 100.000010 -> 100.000030
         assert_eq!(s.life.max(), 40_000); // pid 8: 100.000012 -> 100.000052
+    }
+
+    const SCHED: &str = "\
+    bench-10     [000] d..3. 5.000000: sched_wakeup: comm=reaper pid=20 prio=120 target_cpu=000
+    bench-10     [000] d..1. 5.000001: signal_generate: sig=15 errno=0 code=0 comm=reaper pid=20 grp=1 res=0
+    bench-10     [000] d..2. 5.000003: sched_switch: prev_comm=bench prev_pid=10 prev_prio=120 prev_state=S ==> next_comm=reaper next_pid=20 next_prio=120
+   reaper-20     [000] dN.1. 5.000010: signal_generate: sig=15 errno=0 code=0 comm=app pid=21 grp=1 res=0
+   reaper-20     [000] d..2. 5.000011: sched_switch: prev_comm=reaper prev_pid=20 prev_prio=120 prev_state=R ==> next_comm=app next_pid=21 next_prio=120
+    bench-10     [001] d..1. 5.001000: signal_generate: sig=15 errno=0 code=0 comm=reaper pid=20 grp=1 res=0
+    bench-10     [001] d..2. 5.001004: sched_switch: prev_comm=bench prev_pid=10 prev_prio=120 prev_state=S ==> next_comm=reaper next_pid=20 next_prio=120
+   reaper-20     [001] d..1. 5.001010: signal_generate: sig=15 errno=0 code=0 comm=app pid=21 grp=1 res=0
+   <idle>-0       [000] d..2. 5.001090: sched_switch: prev_comm=swapper/0 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=app next_pid=21 next_prio=120
+";
+
+    #[test]
+    fn follows_each_hop_of_a_forwarded_signal() {
+        let s = parse_sched(SCHED, 10, 20);
+        assert_eq!(s.trials, 2);
+        assert_eq!(
+            (
+                s.init_on_sender_cpu,
+                s.child_on_init_cpu,
+                s.child_preempted_init
+            ),
+            (2, 1, 1)
+        );
+        assert_eq!((s.hop1.pct(0.0), s.hop1.max()), (2_000, 4_000));
+        assert_eq!(s.init_work.pct(0.5), 7_000);
+        assert_eq!(s.hop2_same.pct(0.5), 1_000);
+        assert_eq!(s.hop2_other.pct(0.5), 80_000);
     }
 
     #[test]
