@@ -49,8 +49,19 @@ done
 [ "$(id -u)" -eq 0 ] || die "the benchmark needs root (PID/mount namespaces, tracefs)"
 
 # ---------------------------------------------------------------------------- the harness
-cargo build --release --locked -p reaper-bench >&2 || die "building the harness (cargo build -p reaper-bench) failed"
-IB=$ROOT/target/release/reaper-bench
+# Built static (musl): the storm workload forks tens of thousands of copies of itself, and a dynamically
+# linked one forks and exits measurably slower (storm wall time ~40% higher here), which would blur the
+# comparison of inits.
+# Without the musl target, static glibc does the same.
+triple=$(uname -m)-unknown-linux-musl
+if ! rustup target list --installed 2>/dev/null | grep -qx "$triple"; then
+  triple=$(uname -m)-unknown-linux-gnu
+  export RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static"
+  log "the musl target is not installed: building the harness against static glibc"
+fi
+cargo build --release --locked -p reaper-bench --target "$triple" >&2 ||
+  die "building the harness (cargo build -p reaper-bench --target $triple) failed"
+IB=$ROOT/target/$triple/release/reaper-bench
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
