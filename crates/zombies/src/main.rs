@@ -1,12 +1,17 @@
 //! `zombies`: find every zombie on a node, trace it to the parent that should reap it, name the
 //! container, pod and cause. Exit status: 0 healthy, 1 over a threshold, 2 error.
+//!
+//! Every flag belongs to the subcommands it applies to (`zombies serve --json` is an error), and
+//! every flag can also be set by a `ZOMBIES_*` environment variable (shown in `--help`); a flag on
+//! the command line wins over the variable.
 
 mod render;
 mod report;
 mod serve;
 mod tree;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use procmodel::{Detail, ScanConfig, Snapshot, ZombieTracker};
 use render::Style;
 use report::Thresholds;
@@ -16,37 +21,46 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// Version of the JSON documents `zombies tree --json` and `zombies check --json` print (the
+/// report's is [`report::SCHEMA_VERSION`]); schemas in docs/schema/.
+pub const SCHEMA_VERSION: u32 = 1;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "zombies",
     version,
     about = "Find every zombie process on a node, trace it to the parent that should reap it, name the container, pod and cause",
-    after_help = "Exit status: 0 healthy, 1 over a threshold (--max-leak-rate, --max-pid-usage, --max-zombies), 2 error.\nJSON schema: docs/zombies-json.md"
+    args_conflicts_with_subcommands = true,
+    after_help = "Without a subcommand: the report of every zombie (the flags above).\n\
+Every flag can also be set by the ZOMBIES_* environment variable shown next to it; the command line wins.\n\
+Exit status: 0 healthy, 1 over a threshold (--max-leak-rate, --max-pid-usage, --max-zombies), 2 error.\n\
+JSON: docs/zombies-json.md, JSON Schemas in docs/schema/."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
     #[command(flatten)]
-    common: Common,
+    report: ReportArgs,
 }
 
+/// Where the node is read from (every subcommand).
 #[derive(Args, Debug, Clone)]
-struct Common {
-    /// Print JSON (schema: docs/zombies-json.md) instead of the table.
-    #[arg(long, global = true)]
-    json: bool,
-    /// When to colour the table.
-    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
-    color: ColorWhen,
+#[command(next_help_heading = "Where to read")]
+struct Roots {
     /// procfs root to read.
-    #[arg(long, value_name = "DIR", default_value = "/proc", global = true)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/proc",
+        env = "ZOMBIES_PROC_ROOT"
+    )]
     proc_root: PathBuf,
     /// cgroup filesystem root (v1 controllers, hybrid `unified/`, or pure v2).
     #[arg(
         long,
         value_name = "DIR",
         default_value = "/sys/fs/cgroup",
-        global = true
+        env = "ZOMBIES_SYS_ROOT"
     )]
     sys_root: PathBuf,
     /// kubelet's pod log directory (`<namespace>_<pod>_<uid>` entries give pod names).
@@ -54,59 +68,139 @@ struct Common {
         long,
         value_name = "DIR",
         default_value = "/var/log/pods",
-        global = true
+        env = "ZOMBIES_PODS_LOG_ROOT"
     )]
     pods_log_root: PathBuf,
     /// Root under which container runtimes keep their state (podman's containers.json, Docker's
     /// config.v2.json, the CRI's bundles), read to name containers as the runtime does.
-    #[arg(long, value_name = "DIR", default_value = "/", global = true)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/",
+        env = "ZOMBIES_RUNTIME_STATE_ROOT"
+    )]
     runtime_state_root: PathBuf,
+}
+
+/// How the result is printed (report, tree, watch).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Output")]
+struct Output {
+    /// Print JSON (docs/zombies-json.md, docs/schema/) instead of the table.
+    #[arg(long, env = "ZOMBIES_JSON", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    json: bool,
+    /// When to colour the table (NO_COLOR in the environment also turns `auto` off).
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, env = "ZOMBIES_COLOR")]
+    color: ColorWhen,
+}
+
+/// When the node counts as unhealthy (report, tree, watch, check).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Thresholds")]
+struct Limits {
     /// Unhealthy (exit 1) when more than N zombies are found.
-    #[arg(long, value_name = "N", global = true)]
+    #[arg(long, value_name = "N", env = "ZOMBIES_MAX_ZOMBIES")]
     max_zombies: Option<u64>,
     /// Unhealthy (exit 1) when the node or a pod/container uses more than RATIO (0..1) of its PID limit.
-    #[arg(long, value_name = "RATIO", default_value_t = 0.9, value_parser = parse_ratio, global = true)]
+    #[arg(long, value_name = "RATIO", default_value_t = 0.9, value_parser = parse_ratio, env = "ZOMBIES_MAX_PID_USAGE")]
     max_pid_usage: f64,
     /// Ignore zombies younger than SECONDS (transient ones a parent is about to reap).
-    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_secs, global = true)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_secs, env = "ZOMBIES_MIN_AGE")]
     min_age: f64,
     /// Unhealthy (exit 1) when a leak still growing adds more than N zombies per minute (from
     /// the zombies' exit or start times in one scan; `watch` refines it with the arrivals it sees).
-    #[arg(long, value_name = "PER_MINUTE", default_value_t = 1.0, value_parser = parse_rate, global = true)]
+    #[arg(long, value_name = "PER_MINUTE", default_value_t = 1.0, value_parser = parse_rate, env = "ZOMBIES_MAX_LEAK_RATE")]
     max_leak_rate: f64,
     /// Zombies at most SECONDS old whose parent reaps (SIGCHLD handled or ignored, PID 1 of this
     /// namespace, reaper, or seen reaping by `watch`) are transient: counted, not a leak.
-    #[arg(long, value_name = "SECONDS", default_value_t = procmodel::diagnose::TRANSIENT_SECONDS, value_parser = parse_secs, global = true)]
+    #[arg(long, value_name = "SECONDS", default_value_t = procmodel::diagnose::TRANSIENT_SECONDS, value_parser = parse_secs, env = "ZOMBIES_TRANSIENT_AGE")]
     transient_age: f64,
+}
+
+/// The report (no subcommand).
+#[derive(Args, Debug, Clone)]
+struct ReportArgs {
+    #[command(flatten)]
+    roots: Roots,
+    #[command(flatten)]
+    out: Output,
+    #[command(flatten)]
+    limits: Limits,
+}
+
+#[derive(Args, Debug, Clone)]
+struct TreeArgs {
+    /// Show the chain of this pid instead of every zombie's.
+    pid: Option<i32>,
+    #[command(flatten)]
+    roots: Roots,
+    #[command(flatten)]
+    out: Output,
+    #[command(flatten)]
+    limits: Limits,
+}
+
+#[derive(Args, Debug, Clone)]
+struct WatchArgs {
+    /// Seconds between scans.
+    #[arg(long, short = 'i', default_value_t = 2.0, value_parser = parse_interval, env = "ZOMBIES_INTERVAL")]
+    interval: f64,
+    /// Stop after N scans (0 = until Ctrl-C).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "ZOMBIES_ITERATIONS"
+    )]
+    iterations: u64,
+    /// Window in seconds over which leak rates are averaged.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0, value_parser = parse_interval, env = "ZOMBIES_WINDOW")]
+    window: f64,
+    #[command(flatten)]
+    roots: Roots,
+    #[command(flatten)]
+    out: Output,
+    #[command(flatten)]
+    limits: Limits,
+}
+
+#[derive(Args, Debug, Clone)]
+struct CheckArgs {
+    /// Maximum message length in bytes.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 80,
+        env = "ZOMBIES_MAX_OUTPUT"
+    )]
+    max_output: usize,
+    /// Print one JSON object (docs/schema/check.schema.json) instead of the one-line message.
+    #[arg(long, env = "ZOMBIES_JSON", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    json: bool,
+    #[command(flatten)]
+    roots: Roots,
+    #[command(flatten)]
+    limits: Limits,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ServeCmd {
+    #[command(flatten)]
+    serve: serve::ServeArgs,
+    #[command(flatten)]
+    roots: Roots,
 }
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Each zombie's parent chain up to host PID 1 (or PID's chain), with each hop's container.
-    Tree {
-        /// Show the chain of this pid instead of every zombie's.
-        pid: Option<i32>,
-    },
+    Tree(TreeArgs),
     /// Rescan every INTERVAL: first-seen ages, new zombies per minute per parent, time to exhaustion.
-    Watch {
-        /// Seconds between scans.
-        #[arg(long, short = 'i', default_value_t = 2.0, value_parser = parse_interval)]
-        interval: f64,
-        /// Stop after N scans (0 = until Ctrl-C).
-        #[arg(long, default_value_t = 0)]
-        iterations: u64,
-        /// Window in seconds over which leak rates are averaged.
-        #[arg(long, default_value_t = 600.0, value_parser = parse_interval)]
-        window: f64,
-    },
+    Watch(WatchArgs),
     /// One line of at most 80 bytes and the exit status, for node-problem-detector's custom plugins.
-    Check {
-        /// Maximum message length in bytes.
-        #[arg(long, default_value_t = 80)]
-        max_output: usize,
-    },
-    /// Serve Prometheus metrics on /metrics and /healthz: the node agent (docs/zombies-serve.md).
-    Serve(serve::ServeArgs),
+    Check(CheckArgs),
+    /// Serve Prometheus metrics on /metrics, /healthz and /readyz: the node agent (docs/zombies-serve.md).
+    Serve(ServeCmd),
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,32 +274,32 @@ fn main() -> ExitCode {
     }
 }
 
-fn config(c: &Common, detail: Detail) -> ScanConfig {
+fn config(r: &Roots, detail: Detail) -> ScanConfig {
     ScanConfig {
-        proc_root: c.proc_root.clone(),
-        sys_root: c.sys_root.clone(),
-        pods_log_root: Some(c.pods_log_root.clone()),
+        proc_root: r.proc_root.clone(),
+        sys_root: r.sys_root.clone(),
+        pods_log_root: Some(r.pods_log_root.clone()),
         detail,
-        state_root: Some(c.runtime_state_root.clone()),
+        state_root: Some(r.runtime_state_root.clone()),
     }
 }
 
-fn scan(c: &Common, detail: Detail) -> Result<Snapshot, String> {
-    procmodel::scan(&config(c, detail)).map_err(|e| e.to_string())
+fn scan(r: &Roots, detail: Detail) -> Result<Snapshot, String> {
+    procmodel::scan(&config(r, detail)).map_err(|e| e.to_string())
 }
 
-fn thresholds(c: &Common) -> Thresholds {
+fn thresholds(l: &Limits) -> Thresholds {
     Thresholds {
-        max_zombies: c.max_zombies,
-        max_pid_usage: c.max_pid_usage,
-        min_age_seconds: c.min_age,
-        max_leak_rate: c.max_leak_rate,
-        transient_seconds: c.transient_age,
+        max_zombies: l.max_zombies,
+        max_pid_usage: l.max_pid_usage,
+        min_age_seconds: l.min_age,
+        max_leak_rate: l.max_leak_rate,
+        transient_seconds: l.transient_age,
     }
 }
 
-fn style(c: &Common) -> Style {
-    let color = match c.color {
+fn style(o: &Output) -> Style {
+    let color = match o.color {
         ColorWhen::Always => true,
         ColorWhen::Never => false,
         ColorWhen::Auto => {
@@ -231,79 +325,115 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, String> {
         .map_err(|e| format!("cannot encode JSON: {e}"))
 }
 
+/// `zombies tree --json`.
+#[derive(serde::Serialize)]
+struct TreeJson<'a> {
+    schema_version: u32,
+    chains: &'a [Vec<tree::Hop>],
+}
+
+/// `zombies check --json`: the plugin verdict, its one-line message, and the report it is from.
+#[derive(serde::Serialize)]
+struct CheckJson<'a> {
+    schema_version: u32,
+    /// `ok`, `problem` or `unknown` (node-problem-detector's exit statuses 0, 1, 2).
+    status: &'static str,
+    exit_code: u8,
+    message: String,
+    /// Why the node could not be read (status `unknown`), else null.
+    error: Option<String>,
+    report: Option<&'a report::Report>,
+}
+
 fn run(cli: Cli) -> Result<u8, String> {
-    let c = &cli.common;
     match cli.command {
         None => {
-            let snap = scan(c, Detail::Zombies)?;
-            let r = report::build(&snap, &thresholds(c), None);
-            print(&if c.json {
+            let a = &cli.report;
+            let snap = scan(&a.roots, Detail::Zombies)?;
+            let r = report::build(&snap, &thresholds(&a.limits), None);
+            print(&if a.out.json {
                 json(&r)?
             } else {
-                render::human(&r, style(c), false)
+                render::human(&r, style(&a.out), false)
             })?;
             Ok(if r.healthy { 0 } else { 1 })
         }
-        Some(Cmd::Check { max_output }) => {
-            let snap = match scan(c, Detail::Zombies) {
-                Ok(s) => s,
-                Err(e) => {
-                    print(&format!(
-                        "{}\n",
-                        report::truncate(&format!("unknown: {e}"), max_output)
-                    ))?;
-                    return Ok(2);
-                }
-            };
-            let r = report::build(&snap, &thresholds(c), None);
-            print(&format!("{}\n", report::one_line(&r, max_output)))?;
-            Ok(if r.healthy { 0 } else { 1 })
-        }
-        Some(Cmd::Tree { pid }) => {
+        Some(Cmd::Check(a)) => check(&a),
+        Some(Cmd::Tree(a)) => {
             let snap = scan(
-                c,
-                if pid.is_some() {
+                &a.roots,
+                if a.pid.is_some() {
                     Detail::All
                 } else {
                     Detail::Zombies
                 },
             )?;
-            let chains = tree::chains(&snap, pid)?;
-            print(&if c.json {
-                json(&chains)?
+            let chains = tree::chains(&snap, a.pid)?;
+            print(&if a.out.json {
+                json(&TreeJson {
+                    schema_version: SCHEMA_VERSION,
+                    chains: &chains,
+                })?
             } else {
-                tree::render(&snap, &chains, style(c))
+                tree::render(&snap, &chains, style(&a.out))
             })?;
-            let r = report::build(&snap, &thresholds(c), None);
+            let r = report::build(&snap, &thresholds(&a.limits), None);
             Ok(if r.healthy { 0 } else { 1 })
         }
-        Some(Cmd::Watch {
-            interval,
-            iterations,
-            window,
-        }) => watch(c, interval, iterations, window),
-        Some(Cmd::Serve(args)) => serve::run(config(c, Detail::Zombies), &args),
+        Some(Cmd::Watch(a)) => watch(&a),
+        Some(Cmd::Serve(a)) => serve::run(config(&a.roots, Detail::Zombies), &a.serve),
     }
 }
 
-fn watch(c: &Common, interval: f64, iterations: u64, window: f64) -> Result<u8, String> {
+fn check(a: &CheckArgs) -> Result<u8, String> {
+    let (code, message, error, r) = match scan(&a.roots, Detail::Zombies) {
+        Ok(snap) => {
+            let r = report::build(&snap, &thresholds(&a.limits), None);
+            let line = report::one_line(&r, a.max_output);
+            (if r.healthy { 0 } else { 1 }, line, None, Some(r))
+        }
+        Err(e) => (
+            2,
+            report::truncate(&format!("unknown: {e}"), a.max_output),
+            Some(e),
+            None,
+        ),
+    };
+    if a.json {
+        print(&json(&CheckJson {
+            schema_version: SCHEMA_VERSION,
+            status: ["ok", "problem", "unknown"][code as usize],
+            exit_code: code,
+            message,
+            error,
+            report: r.as_ref(),
+        })?)?;
+    } else {
+        print(&format!("{message}\n"))?;
+    }
+    Ok(code)
+}
+
+fn watch(a: &WatchArgs) -> Result<u8, String> {
     // SAFETY: the handler only stores to an atomic.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
-    let st = style(c);
+    let (interval, iterations) = (a.interval, a.iterations);
+    let st = style(&a.out);
+    let th = thresholds(&a.limits);
     let tty = std::io::stdout().is_terminal();
-    let mut tracker = ZombieTracker::new(Duration::from_secs_f64(window));
+    let mut tracker = ZombieTracker::new(Duration::from_secs_f64(a.window));
     let mut n = 0u64;
     let mut healthy = true;
     while !STOP.load(Ordering::SeqCst) {
         let started = Instant::now();
-        let snap = scan(c, Detail::Zombies)?;
+        let snap = scan(&a.roots, Detail::Zombies)?;
         let obs = tracker.observe(&snap);
-        let r = report::build(&snap, &thresholds(c), Some(&tracker));
+        let r = report::build(&snap, &th, Some(&tracker));
         healthy = r.healthy;
-        if c.json {
+        if a.out.json {
             print(&(serde_json::to_string(&r).map_err(|e| e.to_string())? + "\n"))?;
         } else {
             let mut s = String::new();
@@ -340,4 +470,44 @@ fn watch(c: &Common, interval: f64, iterations: u64, window: f64) -> Result<u8, 
         return Ok(0);
     }
     Ok(if healthy { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every flag of every subcommand has a `ZOMBIES_*` variable, shown in `--help`.
+    #[test]
+    fn every_flag_has_an_environment_variable() {
+        fn walk(c: &clap::Command, path: &str, seen: &mut usize) {
+            for a in c.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_positional() || id == "help" || id == "version" {
+                    continue;
+                }
+                let env = a
+                    .get_env()
+                    .unwrap_or_else(|| panic!("{path} --{id} has no environment variable"));
+                let want = format!("ZOMBIES_{}", id.to_uppercase());
+                assert_eq!(env.to_str(), Some(want.as_str()), "{path} --{id}");
+                assert!(
+                    !a.is_hide_env_set(),
+                    "{path} --{id}: env hidden from --help"
+                );
+                *seen += 1;
+            }
+            for s in c.get_subcommands() {
+                walk(s, &format!("{path} {}", s.get_name()), seen);
+            }
+        }
+        let mut n = 0;
+        walk(&Cli::command(), "zombies", &mut n);
+        assert!(n >= 30, "{n} flags");
+    }
 }

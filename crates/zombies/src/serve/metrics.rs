@@ -276,11 +276,6 @@ impl Collector {
         self.mode
     }
 
-    /// The procfs root read.
-    pub fn proc_root(&self) -> &Path {
-        &self.cfg.proc_root
-    }
-
     fn names(&self) -> HashMap<String, String> {
         self.containers_log_root
             .as_deref()
@@ -298,7 +293,10 @@ impl Collector {
             match self.reader.read() {
                 Ok(acct) => fams = Some(self.build_accounting(&acct)),
                 Err(e) if self.fallback => {
-                    eprintln!("zombies serve: accounting failed ({e}); full scan for this scrape");
+                    super::log::warn(
+                        &format!("accounting failed ({e}); full scan for this scrape"),
+                        &[("mode", "full")],
+                    );
                     used = Resolved::Full;
                 }
                 Err(e) => return Err(e.to_string()),
@@ -788,19 +786,22 @@ impl Collector {
             f.push(vec![], n as f64);
         }
         fams.push(f);
-        fams.push(
-            Family::new(
-                "zombies_read_errors",
-                Kind::Gauge,
-                "Entries the last scrape could not read, by kind (vanished: the process or cgroup went away mid-read, normal).",
-                &["kind"],
-            )
-            .with(vec!["permission_denied".into()], errors[0] as f64)
-            .with(vec!["other".into()], errors[1] as f64)
-            .with(vec!["vanished".into()], errors[2] as f64),
-        );
+        fams.push(read_errors(&errors));
         fams
     }
+}
+
+/// `zombies_read_errors`; `errors` = [permission_denied, other, vanished].
+pub fn read_errors(errors: &[u64; 3]) -> Family {
+    Family::new(
+        "zombies_read_errors",
+        Kind::Gauge,
+        "Entries the last scrape could not read, by kind (vanished: the process or cgroup went away mid-read, normal; a failed visibility check counts once as permission_denied or other).",
+        &["kind"],
+    )
+    .with(vec!["permission_denied".into()], errors[0] as f64)
+    .with(vec!["other".into()], errors[1] as f64)
+    .with(vec!["vanished".into()], errors[2] as f64)
 }
 
 #[cfg(test)]

@@ -57,7 +57,8 @@ impl Agent {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let _ = tx.send(rest.trim_end_matches("/metrics").to_string());
+                    // `listening on http://ADDR/metrics`, in a logfmt or JSON log line.
+                    let _ = tx.send(rest.split('/').next().unwrap_or_default().to_string());
                 }
                 eprintln!("[agent] {line}");
             }
