@@ -6,12 +6,16 @@ schemas it bundles. monitoring.coreos.com/v1 kinds (ServiceMonitor, PrometheusRu
 against scripts/schemas/monitoring.coreos.com-v1.json, a vendored subset of the operator's CRDs.
 Any other kind, or a kind kubernetes-validate has no schema for, is an error: nothing is skipped.
 
+A file may mix both (a rendered kustomize overlay): its core objects are validated from a
+temporary copy holding only them.
+
 Usage: scripts/validate-manifests.py [-k KUBERNETES_VERSION] FILE...
 """
 import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import jsonschema
 import yaml
@@ -30,13 +34,14 @@ def main(argv):
         crd = json.load(f)
     failed = 0
     core_files = []
+    temp_files = []
     for path in argv:
         with open(path) as f:
             docs = [d for d in yaml.safe_load_all(f) if d is not None]
         if not docs:
             print(f"ERROR {path}: no object")
             failed += 1
-        core = False
+        core = []
         for d in docs:
             kind, api = d.get("kind"), d.get("apiVersion")
             if api == "monitoring.coreos.com/v1":
@@ -54,9 +59,25 @@ def main(argv):
                 if not errors:
                     print(f"OK {path}: {kind}/{d['metadata']['name']} against the vendored CRD subset")
             else:
-                core = True
-        if core:
+                core.append(d)
+        if core and len(core) == len(docs):
             core_files.append(path)
+        elif core:
+            tmp = tempfile.NamedTemporaryFile(
+                "w", prefix=os.path.basename(path) + ".core.", suffix=".yaml", delete=False
+            )
+            with tmp:
+                yaml.safe_dump_all(core, tmp, sort_keys=False)
+            temp_files.append(tmp.name)
+            core_files.append(tmp.name)
+    try:
+        return check_core(version, core_files, failed)
+    finally:
+        for t in temp_files:
+            os.unlink(t)
+
+
+def check_core(version, core_files, failed):
     if core_files:
         # Objects of CRD kinds in the same file make kubernetes-validate warn; keep core files apart.
         r = subprocess.run(
