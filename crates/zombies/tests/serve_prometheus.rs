@@ -2,145 +2,20 @@
 //! its default `Accept`, i.e. OpenMetrics), real zombies are made in a pod cgroup, and the series,
 //! their labels and values, and the alerts (the shipped rules with `for:` shortened to 1s) are
 //! checked through Prometheus's HTTP API.
+mod prom_support;
 mod serve_support;
 
+use prom_support::*;
 use serve_support::*;
-use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-struct Prometheus {
-    child: Child,
-    addr: SocketAddr,
-    _dir: TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The shipped rules with every `for:` shortened to 1s (a test-only rules file).
-fn test_rules() -> String {
-    let rules =
-        std::fs::read_to_string(repo().join("deploy/prometheus/zombies.rules.yaml")).unwrap();
-    let out: Vec<String> = rules
-        .lines()
-        .map(|l| match l.trim_start().strip_prefix("for: ") {
-            Some(_) => format!("{}for: 1s", &l[..l.len() - l.trim_start().len()]),
-            None => l.to_string(),
-        })
-        .collect();
-    assert!(out.iter().filter(|l| l.trim() == "for: 1s").count() >= 3);
-    out.join("\n") + "\n"
-}
-
-fn start_prometheus(target: SocketAddr) -> Prometheus {
-    let bin = require_tool("prometheus");
-    let dir = temp_dir("zombies-prometheus");
-    std::fs::write(dir.0.join("rules.yaml"), test_rules()).unwrap();
-    std::fs::write(
-        dir.0.join("prometheus.yml"),
-        format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-             rule_files:\n  - rules.yaml\n\
-             scrape_configs:\n  - job_name: zombies\n    honor_labels: true\n    static_configs:\n      - targets: ['{target}']\n"
+fn start_for(target: std::net::SocketAddr) -> Prometheus {
+    start_prometheus(
+        &format!(
+            "  - job_name: zombies\n    honor_labels: true\n    static_configs:\n      - targets: ['{target}']\n        labels:\n          node: test-node\n"
         ),
+        &[],
     )
-    .unwrap();
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let child = Command::new(bin)
-        .arg(format!(
-            "--config.file={}",
-            dir.0.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.0.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .arg("--log.level=warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start prometheus");
-    Prometheus {
-        child,
-        addr,
-        _dir: dir,
-    }
-}
-
-fn encode(q: &str) -> String {
-    let mut out = String::new();
-    for b in q.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn api(p: &Prometheus, path: &str) -> Option<serde_json::Value> {
-    // Not up yet: no connection (http_get would panic).
-    std::net::TcpStream::connect_timeout(&p.addr, Duration::from_secs(2)).ok()?;
-    let r = http_get(p.addr, path, None);
-    if r.status != 200 {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_str(&r.body).ok()?;
-    (v["status"] == "success").then_some(v)
-}
-
-/// Instant query: (labels, value) of each series.
-fn query(p: &Prometheus, q: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-    let Some(v) = api(p, &format!("/api/v1/query?query={}", encode(q))) else {
-        return Vec::new();
-    };
-    v["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let labels = r["metric"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                .collect();
-            let val = r["value"][1].as_str().unwrap().parse().unwrap();
-            (labels, val)
-        })
-        .collect()
-}
-
-fn one(p: &Prometheus, q: &str, want: f64) -> BTreeMap<String, String> {
-    poll(30.0, &format!("{q} == {want} in Prometheus"), || {
-        let r = query(p, q);
-        (r.len() == 1 && r[0].1 == want).then(|| r[0].0.clone())
-    })
 }
 
 #[test]
@@ -148,7 +23,7 @@ fn prometheus_scrapes_the_agent_and_alerts_fire() {
     let pod = FakePod::new("shop", "leaky-0", "app", 22);
     let args = pod.agent_args();
     let agent = Agent::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let prom = start_prometheus(agent.addr);
+    let prom = start_for(agent.addr);
     // The first scrape comes ~5.5 s after start.
     poll(30.0, "up{job=\"zombies\"} == 1", || {
         let r = query(&prom, "up{job=\"zombies\"}");
@@ -175,6 +50,7 @@ fn prometheus_scrapes_the_agent_and_alerts_fire() {
             "instance",
             "job",
             "namespace",
+            "node",
             "pod"
         ],
         "no pid or other label: {labels:?}"
@@ -226,22 +102,78 @@ fn prometheus_scrapes_the_agent_and_alerts_fire() {
     let dur = query(&prom, "zombies_scrape_duration_seconds");
     assert!(dur[0].1 > 0.0 && dur[0].1 < 1.0, "{dur:?}");
 
+    // The agent sees this host: up, every visibility check passes; its own process figures.
+    one(&prom, "zombies_up", 1.0);
+    assert_eq!(query(&prom, "zombies_visibility == 0").len(), 0);
+    for m in [
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    ] {
+        let r = query(&prom, m);
+        assert!(r.len() == 1 && r[0].1 >= 0.0, "{m}: {r:?}");
+    }
+    let rss = query(&prom, "process_resident_memory_bytes")[0].1;
+    assert!(rss > 1e5 && rss < 64.0 * 1024.0 * 1024.0, "{rss}");
+
     // Alerts from the shipped rules: the pod is at 21/22 PIDs, and 20 zombies appeared at once.
     for alert in ["ZombiePodPidsNearLimit", "ZombieProcessLeak"] {
         poll(30.0, &format!("{alert} pending or firing"), || {
-            let v = api(&prom, "/api/v1/alerts")?;
-            v["data"]["alerts"].as_array()?.iter().find_map(|a| {
-                let ok = a["labels"]["alertname"] == alert
-                    && a["labels"]["namespace"] == "shop"
-                    && a["labels"]["pod"] == "leaky-0"
-                    && (a["state"] == "pending" || a["state"] == "firing")
-                    && a["annotations"]["runbook"]
-                        .as_str()
-                        .is_some_and(|r| r.len() > 100);
+            alerts(&prom).into_iter().find_map(|(l, a, state)| {
+                let ok = l["alertname"] == alert
+                    && l.get("namespace").map(String::as_str) == Some("shop")
+                    && l.get("pod").map(String::as_str) == Some("leaky-0")
+                    && l.get("node").map(String::as_str) == Some("test-node")
+                    && (state == "pending" || state == "firing")
+                    && a["runbook_url"] == format!("./docs/runbooks/{alert}.md")
+                    && a["summary"].contains("node test-node");
                 ok.then_some(())
             })
         });
     }
+    // The agent is up and sees the node: neither agent alert.
+    assert!(alerts(&prom)
+        .iter()
+        .all(|(l, _, _)| !l["alertname"].starts_with("ZombiesAgent")));
+
+    // Every query of the Grafana dashboard parses and returns data from this Prometheus.
+    let (panels, selectors) = dashboard_queries("1m");
+    assert!(panels.len() >= 15, "{panels:?}");
+    for q in &panels {
+        let (status, body) = query_raw(&prom, &q.expr);
+        assert_eq!(
+            status, 200,
+            "panel {:?}: {} does not parse: {body}",
+            q.panel, q.expr
+        );
+        poll(
+            30.0,
+            &format!("data for panel {:?}: {}", q.panel, q.expr),
+            || (!query(&prom, &q.expr).is_empty()).then_some(()),
+        );
+    }
+    for sel in &selectors {
+        assert!(!query(&prom, sel).is_empty(), "variable selector {sel}");
+    }
+    let per_pod = query(
+        &prom,
+        &panels
+            .iter()
+            .find(|q| q.panel == "Zombies by pod and container")
+            .unwrap()
+            .expr,
+    );
+    assert!(
+        per_pod
+            .iter()
+            .any(|(l, v)| l.get("pod").map(String::as_str) == Some("leaky-0")
+                && l.get("container").map(String::as_str) == Some("app")
+                && *v == 20.0),
+        "drill-down to the container: {per_pod:?}"
+    );
+    eprintln!("{} dashboard queries return data", panels.len());
     drop(leaker);
     one(&prom, &format!("zombies_zombie_processes{sel}"), 0.0);
 }
