@@ -37,6 +37,8 @@ impl Drop for TempDir {
 pub struct Agent {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Every stderr line (log line) so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Agent {
@@ -54,8 +56,11 @@ impl Agent {
         let mut child = cmd.spawn().expect("spawn zombies serve");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log2 = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log2.lock().unwrap().push(line.clone());
                 if let Some(rest) = line.split("listening on http://").nth(1) {
                     // `listening on http://ADDR/metrics`, in a logfmt or JSON log line.
                     let _ = tx.send(rest.split('/').next().unwrap_or_default().to_string());
@@ -69,6 +74,7 @@ impl Agent {
         Agent {
             child,
             addr: addr.parse().unwrap(),
+            log,
         }
     }
 
