@@ -220,7 +220,7 @@ fn logfmt_lines_have_ts_and_level_and_the_level_filters() {
         .unwrap()
         .port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut quiet = Command::new(zombies_bin())
+    let quiet = Command::new(zombies_bin())
         .arg("serve")
         .env("ZOMBIES_LISTEN", addr.to_string())
         .env("ZOMBIES_LOG_LEVEL", "error")
