@@ -1,7 +1,11 @@
 //! The agent's FROM scratch image (images/zombies/Containerfile, built offline with podman) runs as
 //! the PID 1 of a podman pod with a shared PID namespace (uid 65534, as the image says); a busybox
 //! workload in the pod leaves zombies; the host scrapes the agent and sees exactly the pod's
-//! processes and zombies.
+//! processes and zombies, and says it is blind to the rest of the node (`/readyz` 503).
+//!
+//! And the DaemonSet as rendered by the default kustomize overlay: its container (image, args,
+//! `ZOMBIES_*` variables, read-only hostPath mounts, user, read-only root, no capabilities) run by
+//! podman in the host PID namespace is ready, sees the node and a leak on it.
 //!
 //! Needs the static binary: `$ZOMBIES_STATIC_BIN` (scripts/test.sh sets it from
 //! scripts/build-zombies.sh), else the musl release build in the target directory.
@@ -208,4 +212,166 @@ fn agent_image_in_a_pod_with_a_shared_pid_namespace() {
     );
     let om = http_get(addr, "/metrics", Some("application/openmetrics-text"));
     assert!(om.body.ends_with("# EOF\n"));
+    // Its pod is all it sees: not ready, and it says why.
+    let r = http_get(addr, "/readyz", None);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body.contains("blind host_pid_namespace"), "{}", r.body);
+    assert_eq!(sample(&body, "zombies_up"), Some(0.0));
+}
+
+/// Removes a container, an image, and the host directories the test created, even when it fails.
+struct RmContainer(String, String, Vec<std::path::PathBuf>);
+
+impl Drop for RmContainer {
+    fn drop(&mut self) {
+        let _ = podman().args(["rm", "-f", "-t", "0", &self.0]).output();
+        let _ = podman().args(["rmi", "-f", &self.1]).output();
+        for d in &self.2 {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+#[test]
+fn the_rendered_daemonset_container_sees_the_node() {
+    let bin = static_bin();
+    let tag = unique("ds");
+    let image = format!("localhost/zombies:{tag}");
+    let name = unique("zombies-ds");
+    let mut rm = RmContainer(name.clone(), image.clone(), Vec::new());
+    ok(Command::new(repo().join("scripts/build-zombies-image.sh"))
+        .env(
+            "CONTAINERS_CONF",
+            repo().join("deploy/podman/containers.conf"),
+        )
+        .arg("--bin")
+        .arg(&bin)
+        .args(["--tag", &tag]));
+    let rendered = ok(Command::new(require_tool("kubectl"))
+        .arg("kustomize")
+        .arg(repo().join("deploy/kubernetes/overlays/default")));
+    // The DaemonSet's pod spec, as JSON (python3's yaml: a dependency of the deploy tests too).
+    let json = ok(Command::new(require_tool("python3"))
+        .args([
+            "-c",
+            "import sys, json, yaml\n\
+             d = [d for d in yaml.safe_load_all(sys.stdin) if d and d['kind'] == 'DaemonSet'][0]\n\
+             print(json.dumps(d['spec']['template']['spec']))",
+        ])
+        .stdin({
+            let f = std::env::temp_dir().join(format!("{name}.yaml"));
+            std::fs::write(&f, &rendered).unwrap();
+            let h = std::fs::File::open(&f).unwrap();
+            std::fs::remove_file(&f).unwrap();
+            h
+        }));
+    let spec: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(spec["hostPID"], true);
+    let c = &spec["containers"][0];
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut run = podman();
+    run.args([
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--pid",
+        "host",
+        "--network",
+        "host",
+    ]);
+    // The pod's security settings.
+    let sc = &spec["securityContext"];
+    run.arg("--user").arg(format!(
+        "{}:{}",
+        sc["runAsUser"].as_u64().unwrap(),
+        sc["runAsGroup"].as_u64().unwrap()
+    ));
+    let csc = &c["securityContext"];
+    assert_eq!(csc["readOnlyRootFilesystem"], true);
+    assert_eq!(csc["allowPrivilegeEscalation"], false);
+    assert_eq!(csc["capabilities"]["drop"][0], "ALL");
+    run.args([
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+    ]);
+    // Its variables (the port moved to a free one on this machine) and read-only mounts.
+    for e in c["env"].as_array().unwrap() {
+        let (k, mut v) = (
+            e["name"].as_str().unwrap(),
+            e["value"].as_str().unwrap().to_string(),
+        );
+        if k == "ZOMBIES_LISTEN" {
+            assert_eq!(v, "0.0.0.0:9942");
+            v = format!("127.0.0.1:{port}");
+        }
+        run.arg("-e").arg(format!("{k}={v}"));
+    }
+    let volumes = spec["volumes"].as_array().unwrap();
+    for m in c["volumeMounts"].as_array().unwrap() {
+        let v = volumes.iter().find(|v| v["name"] == m["name"]).unwrap();
+        let host = v["hostPath"]["path"].as_str().unwrap();
+        if !std::path::Path::new(host).exists() {
+            // hostPath type DirectoryOrCreate, as kubelet would.
+            std::fs::create_dir_all(host).unwrap();
+            rm.2.push(host.into());
+        }
+        assert_eq!(m["readOnly"], true);
+        run.arg("-v")
+            .arg(format!("{host}:{}:ro", m["mountPath"].as_str().unwrap()));
+    }
+    run.arg(&image);
+    for a in c["args"].as_array().unwrap() {
+        run.arg(a.as_str().unwrap());
+    }
+    ok(&mut run);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let ready = c["readinessProbe"]["httpGet"]["path"].as_str().unwrap();
+    let r = poll(
+        20.0,
+        "the DaemonSet's agent answers its readiness probe",
+        || {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+            Some(http_get(addr, ready, None))
+        },
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let live = c["livenessProbe"]["httpGet"]["path"].as_str().unwrap();
+    assert_eq!(http_get(addr, live, None).status, 200);
+    // It sees a leak on the node (outside any pod), as uid 65534, without read errors.
+    let leaker = Leaker::new("zt-ds-leak", None);
+    leaker.make(4, 4);
+    let body = poll(20.0, "the node's zombies", || {
+        let b = http_get(addr, "/metrics", None).body;
+        (sample(
+            &b,
+            "zombies_zombie_processes{namespace=\"\",pod=\"\",container=\"\"}",
+        )
+        .unwrap_or(0.0)
+            >= 4.0)
+            .then_some(b)
+    });
+    assert_eq!(sample(&body, "zombies_up"), Some(1.0), "{body}");
+    assert_eq!(
+        sample(&body, "zombies_read_errors{kind=\"permission_denied\"}"),
+        Some(0.0)
+    );
+    let out = podman().args(["logs", &name]).output().unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("level=info msg=\"sees the node: ready\""),
+        "{all}"
+    );
+    assert!(!all.contains("level=error"), "{all}");
 }
