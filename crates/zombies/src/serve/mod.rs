@@ -100,6 +100,8 @@ pub struct Agent {
     containers_log_root: Option<PathBuf>,
     /// Failed checks at the last check (name, reason), to log changes only.
     last_failed: Option<Vec<(&'static str, String)>>,
+    /// The last scrape's error, to log changes only.
+    last_error: Option<String>,
 }
 
 impl Agent {
@@ -118,6 +120,7 @@ impl Agent {
             cfg,
             containers_log_root,
             last_failed: None,
+            last_error: None,
         }
     }
 
@@ -183,6 +186,9 @@ impl Agent {
         let mut up = health::sees_host(&checks);
         let mut fams = match self.collector.collect() {
             Ok(f) => {
+                if self.last_error.take().is_some() {
+                    log::info("scrapes succeed again", &[]);
+                }
                 log::debug(
                     "scrape",
                     &[
@@ -196,12 +202,14 @@ impl Agent {
                 f
             }
             Err(e) => {
-                log::error(
-                    &format!("scrape failed: {e}"),
-                    &[("proc_root", &self.cfg.proc_root.display().to_string())],
-                );
-                up = false;
-                vec![
+                if self.last_error.as_ref() != Some(&e) {
+                    log::error(
+                        &format!("scrape failed: {e}"),
+                        &[("proc_root", &self.cfg.proc_root.display().to_string())],
+                    );
+                    self.last_error = Some(e);
+                }
+                let fams = vec![
                     Family::new(
                         "zombies_build",
                         Kind::Info,
@@ -209,8 +217,11 @@ impl Agent {
                         &["version"],
                     )
                     .with(vec![env!("CARGO_PKG_VERSION").to_string()], 1.0),
-                    metrics::read_errors(&[0, 1, 0]),
-                ]
+                    // The failed checks below say what could not be read; else the scan did.
+                    metrics::read_errors(&[0, up as u64, 0]),
+                ];
+                up = false;
+                fams
             }
         };
         // A failed required check is a read error of its kind too.
