@@ -3,6 +3,8 @@
 # in one place (crates/zombies/tests/serve_deploy.rs fails when they differ):
 #   deploy/kubernetes/components/prometheus-operator/prometheusrule.yaml            <- deploy/prometheus/zombies.rules.yaml
 #   deploy/kubernetes/components/node-problem-detector/node-problem-detector.yaml     <- deploy/node-problem-detector/zombies-plugin.json
+#   deploy/kubernetes/overlays/kube-prometheus-stack/zombies-dashboard.json           <- deploy/grafana/zombies-dashboard.json
+#     (kustomize reads files only below the kustomization: the overlay's Grafana ConfigMap needs a copy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 indent() { sed "s/^/$1/; s/^ *$//" "$2"; }
@@ -41,3 +43,4 @@ data:
 HDR
   indent '    ' deploy/node-problem-detector/zombies-plugin.json
 } > deploy/kubernetes/components/node-problem-detector/node-problem-detector.yaml
+cp deploy/grafana/zombies-dashboard.json deploy/kubernetes/overlays/kube-prometheus-stack/zombies-dashboard.json

@@ -209,6 +209,9 @@ fn every_overlay_renders_and_validates_against_the_kubernetes_schemas() {
             "ServiceMonitor/zombies",
             "PrometheusRule/zombies",
         ];
+        if overlay == "kube-prometheus-stack" {
+            want.push("configmap/zombies-dashboard");
+        }
         if overlay == "node-problem-detector" {
             want.extend([
                 "serviceaccount/node-problem-detector",
@@ -271,6 +274,18 @@ fn every_overlay_renders_and_validates_against_the_kubernetes_schemas() {
                 o["metadata"]["labels"]["release"].as_str(),
                 release,
                 "{overlay}: {kind}"
+            );
+        }
+        if overlay == "kube-prometheus-stack" {
+            let cm = find(&d, "ConfigMap", "zombies-dashboard");
+            assert_eq!(cm["metadata"]["labels"]["grafana_dashboard"], "1");
+            let json = cm["data"]["zombies-dashboard.json"].as_str().unwrap();
+            let shipped =
+                std::fs::read_to_string(repo().join("deploy/grafana/zombies-dashboard.json"))
+                    .unwrap();
+            assert!(
+                json == shipped,
+                "the ConfigMap's dashboard is stale: run scripts/gen-deploy.sh"
             );
         }
         if overlay == "node-problem-detector" {
@@ -446,13 +461,18 @@ fn generated_manifests_are_in_sync() {
         "deploy/prometheus/zombies.rules.yaml",
         "deploy/node-problem-detector/zombies-plugin.json",
         "deploy/node-problem-detector/daemonset.head.yaml",
+        "deploy/grafana/zombies-dashboard.json",
     ] {
         let dst = dir.0.join(p);
         std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
         std::fs::copy(repo().join(p), &dst).unwrap();
     }
-    for d in ["prometheus-operator", "node-problem-detector"] {
-        std::fs::create_dir_all(dir.0.join("deploy/kubernetes/components").join(d)).unwrap();
+    for d in [
+        "components/prometheus-operator",
+        "components/node-problem-detector",
+        "overlays/kube-prometheus-stack",
+    ] {
+        std::fs::create_dir_all(dir.0.join("deploy/kubernetes").join(d)).unwrap();
     }
     let out = Command::new("bash")
         .arg(dir.0.join("scripts/gen-deploy.sh"))
@@ -462,6 +482,7 @@ fn generated_manifests_are_in_sync() {
     for f in [
         "deploy/kubernetes/components/prometheus-operator/prometheusrule.yaml",
         "deploy/kubernetes/components/node-problem-detector/node-problem-detector.yaml",
+        "deploy/kubernetes/overlays/kube-prometheus-stack/zombies-dashboard.json",
     ] {
         let want = std::fs::read_to_string(dir.0.join(f)).unwrap();
         let have = std::fs::read_to_string(repo().join(f)).unwrap();
@@ -470,4 +491,87 @@ fn generated_manifests_are_in_sync() {
             "{f} is out of date: run scripts/gen-deploy.sh"
         );
     }
+}
+
+/// The dashboard's structure: unique panel ids, every panel on the `${datasource}` variable with
+/// at least one query, drill-down links from the per-node and per-pod panels, variables that
+/// chain node -> namespace -> pod. (Its queries run against a real Prometheus in
+/// serve_prometheus.rs and serve_fleet.rs.)
+#[test]
+fn the_dashboard_is_well_formed() {
+    let d: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("deploy/grafana/zombies-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(d["uid"]
+        .as_str()
+        .is_some_and(|u| !u.is_empty() && u.len() <= 40));
+    let mut ids = std::collections::BTreeSet::new();
+    let mut links = 0;
+    let mut titles = Vec::new();
+    for p in d["panels"].as_array().unwrap() {
+        assert!(
+            ids.insert(p["id"].as_u64().unwrap()),
+            "duplicate id {}",
+            p["id"]
+        );
+        let g = &p["gridPos"];
+        assert!(
+            g["x"].as_u64().unwrap() + g["w"].as_u64().unwrap() <= 24,
+            "{}",
+            p["title"]
+        );
+        if p["type"] == "row" {
+            continue;
+        }
+        titles.push(p["title"].as_str().unwrap().to_string());
+        assert_eq!(p["datasource"]["uid"], "${datasource}", "{}", p["title"]);
+        let targets = p["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{}", p["title"]);
+        for t in targets {
+            assert!(
+                t["refId"].is_string() && t["expr"].is_string(),
+                "{}",
+                p["title"]
+            );
+        }
+        if let Some(l) = p["fieldConfig"]["defaults"]["links"].as_array() {
+            for link in l {
+                let url = link["url"].as_str().unwrap();
+                assert!(url.contains("var-node=${__field.labels.node}"), "{url}");
+                links += 1;
+            }
+        }
+    }
+    assert!(links >= 5, "drill-down links: {links}");
+    for want in [
+        "Zombies per node",
+        "Zombies by pod and container",
+        "Leak rate by pod and container",
+        "Time to PID exhaustion per node",
+        "PID budget per node",
+        "Visibility checks",
+    ] {
+        assert!(
+            titles.iter().any(|t| t == want),
+            "no panel {want:?}: {titles:?}"
+        );
+    }
+    let vars: Vec<(&str, &str)> = d["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["type"] == "query")
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap(),
+                v["query"]["query"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        vars.iter().map(|v| v.0).collect::<Vec<_>>(),
+        ["node", "namespace", "pod"]
+    );
+    assert!(vars[1].1.contains("$node") && vars[2].1.contains("$namespace"));
 }
