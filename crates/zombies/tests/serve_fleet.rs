@@ -39,6 +39,7 @@ fn ip(args: &[&str]) {
 struct NetNs {
     name: String,
     addr: String,
+    host_if: String,
 }
 
 impl NetNs {
@@ -54,6 +55,7 @@ impl NetNs {
         let ns = NetNs {
             name: name.clone(),
             addr: ns_ip.clone(),
+            host_if: host_if.clone(),
         };
         ip(&[
             "link", "add", &host_if, "type", "veth", "peer", "name", &ns_if,
@@ -76,9 +78,14 @@ impl NetNs {
 
 impl Drop for NetNs {
     fn drop(&mut self) {
-        // Deleting the namespace destroys its veth end, and with it the host end.
+        // Deleting the namespace destroys its veth end, and with it the host end (deleted by
+        // hand too, for a test that failed before moving the other end into the namespace).
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
+            .status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .stderr(Stdio::null())
             .status();
     }
 }
