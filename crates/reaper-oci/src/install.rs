@@ -1,7 +1,7 @@
 //! `reaper-oci-install`: puts reaper-oci and the static reaper on a node and registers the `reaper`
 //! runtime with the node's engine, writing under a host root directory (the node's `/` mounted into
 //! the installer's container, or any directory for a dry run). Used by the installer DaemonSet
-//! (deploy/kubernetes/runtime-wrapper-installer.yaml).
+//! (deploy/kubernetes/components/runtime-wrapper/runtime-wrapper-installer.yaml).
 //!
 //! Files are written atomically (temporary sibling, fsync, rename), so an engine starting a container
 //! during an upgrade never runs a half-copied wrapper, and unchanged files are not rewritten. The

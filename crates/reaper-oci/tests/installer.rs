@@ -237,7 +237,8 @@ fn the_installer_image_installs_a_working_wrapper() {
 
 #[test]
 fn the_installer_daemonset_validates_and_runs_the_installer_as_tested() {
-    let ds = workspace_root().join("deploy/kubernetes/runtime-wrapper-installer.yaml");
+    let ds = workspace_root()
+        .join("deploy/kubernetes/components/runtime-wrapper/runtime-wrapper-installer.yaml");
     which("kubernetes-validate");
     let out = run(
         Command::new(which("python3"))

@@ -29,7 +29,8 @@ fn blocks(lang: &str) -> Vec<String> {
 
 #[test]
 fn runtimeclass_validates_and_a_broken_one_does_not() {
-    let rc = workspace_root().join("deploy/kubernetes/runtimeclass.yaml");
+    let rc =
+        workspace_root().join("deploy/kubernetes/components/runtime-wrapper/runtimeclass.yaml");
     let out = validate(&[&rc]);
     assert!(out.status.success(), "{}", out.describe());
     assert!(

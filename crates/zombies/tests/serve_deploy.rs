@@ -181,7 +181,12 @@ fn find<'a>(docs: &'a [serde_json::Value], kind: &str, name: &str) -> &'a serde_
         .unwrap_or_else(|| panic!("no {kind}/{name}"))
 }
 
-const OVERLAYS: [&str; 3] = ["default", "kube-prometheus-stack", "node-problem-detector"];
+const OVERLAYS: [&str; 4] = [
+    "default",
+    "kube-prometheus-stack",
+    "node-problem-detector",
+    "runtime-wrapper",
+];
 
 #[test]
 fn every_overlay_renders_and_validates_against_the_kubernetes_schemas() {
@@ -212,6 +217,9 @@ fn every_overlay_renders_and_validates_against_the_kubernetes_schemas() {
         if overlay == "kube-prometheus-stack" {
             want.push("configmap/zombies-dashboard");
         }
+        if overlay == "runtime-wrapper" {
+            want.extend(["runtimeclass/reaper", "daemonset/reaper-oci-installer"]);
+        }
         if overlay == "node-problem-detector" {
             want.extend([
                 "serviceaccount/node-problem-detector",
@@ -231,8 +239,13 @@ fn every_overlay_renders_and_validates_against_the_kubernetes_schemas() {
         // The settings are local to kustomize: never applied.
         assert!(!rendered.contains("zombies-settings") && !rendered.contains("local-config"));
         for (kind, ns, name) in &objs {
-            let cluster =
-                ["Namespace", "ClusterRole", "ClusterRoleBinding"].contains(&kind.as_str());
+            let cluster = [
+                "Namespace",
+                "ClusterRole",
+                "ClusterRoleBinding",
+                "RuntimeClass",
+            ]
+            .contains(&kind.as_str());
             let want_ns = if cluster { "" } else { "zombies" };
             assert_eq!(ns, want_ns, "{overlay}: {kind}/{name}");
         }
