@@ -116,9 +116,21 @@ impl Node {
         self.w(&format!("{rel}/pids.max"), &format!("{max}\n"));
     }
 
+    /// The node's roots plus `extra`; a subcommand in `extra` goes first (flags follow the
+    /// subcommand they belong to).
     fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<String> {
         let d = |s: &str| self.dir.join(s).to_str().unwrap().to_string();
-        let mut v = vec![
+        let sub = extra
+            .iter()
+            .position(|a| ["check", "tree", "watch"].contains(a));
+        let mut v: Vec<String> = sub.map(|i| extra[i].to_string()).into_iter().collect();
+        let extra: Vec<&str> = extra
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != sub)
+            .map(|(_, a)| *a)
+            .collect();
+        v.extend(vec![
             "--proc-root".to_string(),
             d("proc"),
             "--sys-root".into(),
@@ -127,7 +139,7 @@ impl Node {
             d("state/var/log/pods"),
             "--runtime-state-root".into(),
             d("state"),
-        ];
+        ]);
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     }
