@@ -214,9 +214,16 @@ fn every_subcommand_finishes_on_a_hostile_tree_and_counts_the_entries() {
     let mut agent = Agent::start(&a);
     let r = agent.get("/metrics", None);
     assert_eq!(r.status, 200, "{}", r.body);
+    // The same 7, plus 1: the tree shows no host PID namespace (no kthreadd at pid 2), a failed
+    // visibility check that makes the agent blind (zombies_up 0) and counts as one read error.
+    assert_eq!(
+        sample(&r.body, "zombies_visibility{check=\"host_pid_namespace\"}"),
+        Some(0.0)
+    );
+    assert_eq!(sample(&r.body, "zombies_up"), Some(0.0));
     assert_eq!(
         sample(&r.body, "zombies_read_errors{kind=\"other\"}"),
-        Some(7.0)
+        Some(8.0)
     );
     assert_eq!(agent.stop(), Some(0));
 
@@ -227,9 +234,10 @@ fn every_subcommand_finishes_on_a_hostile_tree_and_counts_the_entries() {
     let mut agent = Agent::start(&a);
     let r = agent.get("/metrics", None);
     assert_eq!(r.status, 200, "{}", r.body);
+    // 3, plus 1 for the failed host PID namespace check (above).
     assert_eq!(
         sample(&r.body, "zombies_read_errors{kind=\"other\"}"),
-        Some(3.0),
+        Some(4.0),
         "{}",
         r.body
     );
