@@ -332,8 +332,16 @@ fn pdeathsig_subreaper() {
             .stdin(stdin_r)
             .spawn();
         let child = wait_ready(&ready).pid;
-        let pid_s = integration::wait_file(&dir.file("pid"), DEADLINE);
-        let reaper_pid: i32 = pid_s.trim().parse().expect("pid");
+        // The shell creates the file before it writes the pid: wait for a whole line.
+        let mut reaper_pid = 0;
+        wait_until(DEADLINE, "the pid file to hold a pid", || {
+            let s = std::fs::read_to_string(dir.file("pid")).unwrap_or_default();
+            reaper_pid = s
+                .strip_suffix('\n')
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            reaper_pid > 0
+        });
         // Both outlive the shell: killed if the test fails before they exit.
         let _guards = [KillOnDrop::new(child), KillOnDrop::new(reaper_pid)];
         drop(stdin_w); // the shell's `read` returns: reaper's parent exits
