@@ -5,6 +5,9 @@
 //! * `bench_scan spawn N`: forks N children that sleep in `pause()` (they die with this process,
 //!   PR_SET_PDEATHSIG), prints `ready N` once all exist, waits for stdin to close, then kills and
 //!   reaps them.
+// fork, prctl(PR_SET_PDEATHSIG), pause, kill and waitpid of the spawned children: libc calls std does
+// not wrap.
+#![allow(unsafe_code)]
 use std::io::{Read, Write};
 use std::time::Instant;
 
@@ -54,6 +57,7 @@ fn main() {
                     std::process::exit(2);
                 }
                 if pid == 0 {
+                    // SAFETY: in the forked child: prctl and pause are async-signal-safe; it never returns.
                     unsafe {
                         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                         loop {
@@ -78,9 +82,11 @@ fn main() {
 
 fn kill_all(kids: &[i32]) {
     for &k in kids {
+        // SAFETY: kill has no memory preconditions; `k` is our own child.
         unsafe { libc::kill(k, libc::SIGKILL) };
     }
     for &k in kids {
+        // SAFETY: reaps our own child; a null status pointer is allowed.
         unsafe { libc::waitpid(k, std::ptr::null_mut(), 0) };
     }
 }

@@ -10,22 +10,29 @@ use std::time::{Duration, Instant};
 
 /// A forked child that moves itself into `cgroup`, makes `n` zombie children (does not wait for
 /// them), says so on a pipe, and on drop (end of its control pipe) reaps them and exits.
+// This test forks a child that must only make async-signal-safe libc calls: std cannot express that.
+#[allow(unsafe_code)]
 struct Leaker {
     pid: i32,
     ctl: libc::c_int,
 }
 
+#[allow(unsafe_code)]
 impl Leaker {
     fn new(cgroup: &Path, n: usize) -> Leaker {
         let procs = std::ffi::CString::new(cgroup.join("cgroup.procs").to_str().unwrap()).unwrap();
         let mut fds = [0; 2];
         let mut ctl = [0; 2];
+        // SAFETY: `fds` is a valid array of two c_ints for pipe2 to fill.
         assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: as above, for `ctl`.
         assert_eq!(unsafe { libc::pipe2(ctl.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
         // SAFETY: the child only calls async-signal-safe functions before _exit.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
+            // SAFETY: in the forked child only async-signal-safe calls follow, on descriptors and
+            // buffers it owns (`procs` is a valid C string), and it leaves by _exit.
             unsafe {
                 // Only our two pipe ends stay open: a later leaker must not hold an earlier
                 // one's control pipe (its end of file is the order to exit).
@@ -54,20 +61,25 @@ impl Leaker {
                 libc::_exit(0);
             }
         }
+        // SAFETY: closing this process's own pipe ends, used no more.
         unsafe {
             libc::close(fds[1]);
             libc::close(ctl[0]);
         }
         let mut b = [0u8; 1];
+        // SAFETY: `b` is a valid 1-byte buffer.
         let r = unsafe { libc::read(fds[0], b.as_mut_ptr() as *mut libc::c_void, 1) };
+        // SAFETY: our own pipe end, used no more.
         unsafe { libc::close(fds[0]) };
         assert_eq!(r, 1, "leaker {pid} failed to start in {}", cgroup.display());
         Leaker { pid, ctl: ctl[1] }
     }
 }
 
+#[allow(unsafe_code)]
 impl Drop for Leaker {
     fn drop(&mut self) {
+        // SAFETY: closes our own control pipe end and reaps our own child; a null status is allowed.
         unsafe {
             libc::close(self.ctl);
             libc::waitpid(self.pid, std::ptr::null_mut(), 0);
@@ -96,7 +108,9 @@ fn zombies_in_cgroup(snap: &procmodel::Snapshot, path: &str) -> u64 {
 }
 
 #[test]
+#[allow(unsafe_code)] // geteuid
 fn accounting_equals_a_full_scan() {
+    // SAFETY: geteuid has no preconditions.
     assert_eq!(unsafe { libc::geteuid() }, 0, "needs root (makes cgroups)");
     let sys = Path::new("/sys/fs/cgroup");
     let h = accounting::pids_hierarchy(sys).expect("a pids controller under /sys/fs/cgroup");

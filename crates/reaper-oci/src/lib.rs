@@ -10,12 +10,15 @@
 //!
 //! See docs/runtime-wrapper.md for the rules (which containers are left alone, the annotations) and
 //! the engine recipes.
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod files;
 pub mod inject;
 pub mod install;
 pub mod options;
+// The one module allowed to use `unsafe`: restoring SIGPIPE and exec of the real runtime.
+#[allow(unsafe_code)]
 mod sys;
 
 use cli::{Action, Invocation, LogFormat};

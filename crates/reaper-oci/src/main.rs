@@ -1,5 +1,6 @@
 //! `reaper-oci [RUNTIME GLOBAL FLAGS] COMMAND ...`: see the library documentation and
 //! docs/runtime-wrapper.md.
+#![deny(unsafe_code)]
 
 fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();

@@ -10,6 +10,7 @@
 //!   dumb-init, catatonit, pause), `registry` (all of them, by name);
 //! * `signals`, `user`, `out`: names and numbers, `--user`, output lines;
 //! * `sys`: every `unsafe` block, as typed wrappers over system calls.
+#![deny(unsafe_code)]
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 
@@ -24,6 +25,8 @@ mod pid1;
 mod registry;
 mod signals;
 mod spawn;
+// The one module allowed to use `unsafe`: typed wrappers over the C library, a SAFETY comment per block.
+#[allow(unsafe_code)]
 mod sys;
 mod user;
 

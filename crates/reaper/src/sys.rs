@@ -122,7 +122,21 @@ pub fn set_sigmask(set: SigSet) {
     };
 }
 
-/// The kernel's `struct sigaction` on x86_64 and aarch64.
+// The raw signal calls below were written for, and checked on, these architectures only: the kernel's
+// `struct sigaction` (KernelSigaction) and the signal numbers in signals.rs are those of x86_64,
+// aarch64 and x86 (i686). Elsewhere they differ: riscv64's struct has no `sa_restorer` field, 32-bit
+// arm aligns the 64-bit mask to 8 bytes (the kernel reads it at offset 12), mips, sparc, alpha and
+// parisc number the signals differently, and powerpc64 and s390x have not been checked. Porting means
+// checking both against the kernel's headers for the architecture, then adding it here.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "x86")))]
+compile_error!(
+    "reaper's sys.rs supports target_arch x86_64, aarch64 and x86 only: its kernel struct sigaction \
+     layout and signal numbers were not written for this architecture (see the comment above this \
+     compile_error! in crates/reaper/src/sys.rs for what to check before adding it)"
+);
+
+/// The kernel's `struct sigaction` on x86_64, aarch64 and x86: handler, flags, restorer, then the
+/// 64-bit mask with no padding before it (on x86 a u64 is 4-byte aligned, as the kernel expects).
 #[repr(C)]
 struct KernelSigaction {
     handler: usize,
@@ -130,6 +144,10 @@ struct KernelSigaction {
     restorer: usize,
     mask: u64,
 }
+
+// The layout the kernel reads: three words then the 8-byte mask, no padding (checked at compile time).
+const _: () =
+    assert!(core::mem::size_of::<KernelSigaction>() == 3 * core::mem::size_of::<usize>() + 8);
 
 #[cfg(target_arch = "x86_64")]
 const SA_RESTORER: libc::c_ulong = 0x0400_0000;

@@ -4,6 +4,7 @@
 //! Every flag belongs to the subcommands it applies to (`zombies serve --json` is an error), and
 //! every flag can also be set by a `ZOMBIES_*` environment variable (shown in `--help`); a flag on
 //! the command line wins over the variable.
+#![deny(unsafe_code)]
 
 mod render;
 mod report;
@@ -414,6 +415,7 @@ fn check(a: &CheckArgs) -> Result<u8, String> {
     Ok(code)
 }
 
+#[allow(unsafe_code)] // the SIGINT/SIGTERM stop flag: signal(2), which std does not wrap
 fn watch(a: &WatchArgs) -> Result<u8, String> {
     // SAFETY: the handler only stores to an atomic.
     unsafe {

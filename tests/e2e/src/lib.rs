@@ -11,6 +11,7 @@
 //!   exactly as the kernel has them, whatever tools the container has.
 //! - [`poll`]: wait for a condition with a deadline, reporting the last observed state on timeout.
 //!   Nothing here sleeps a fixed time to "let things settle".
+#![deny(unsafe_code)]
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -11,8 +11,11 @@
 //!   pseudo-terminals ([`Pty`]).
 //!
 //! Synchronisation is always "poll a condition until a deadline": never a fixed sleep.
+#![deny(unsafe_code)]
 
 pub mod personas_support;
+// Raw system calls the tests need (pidfd, rt_sigqueueinfo, kill of arbitrary pids).
+#[allow(unsafe_code)]
 pub mod sys;
 
 use std::collections::HashMap;
@@ -272,6 +275,7 @@ impl Init {
     }
 
     /// Starts it.
+    #[allow(unsafe_code)] // pre_exec hooks (setsid, signal masks) run between fork and exec: libc calls std does not wrap.
     pub fn spawn(self) -> Running {
         let tmp = TempDir::new("out");
         let argv = self.argv();
@@ -508,6 +512,7 @@ impl Running {
     }
 
     /// Has it exited? Does not reap it, so [`Running::wait`] still gets the status.
+    #[allow(unsafe_code)] // waitid(WNOWAIT) peeks without reaping: libc calls std does not wrap.
     pub fn has_exited(&self) -> Option<()> {
         // SAFETY: an all-zero siginfo_t is a valid value.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -843,6 +848,7 @@ pub fn is_gone(pid: i32) -> bool {
 }
 
 /// A pipe with both ends close-on-exec: (read, write).
+#[allow(unsafe_code)] // pipe2 with O_CLOEXEC: libc calls std does not wrap.
 pub fn pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
     // SAFETY: fds has room for two descriptors.
@@ -859,6 +865,7 @@ pub struct Pty {
 }
 
 impl Pty {
+    #[allow(unsafe_code)] // posix_openpt/grantpt/unlockpt/ptsname: libc calls std does not wrap.
     pub fn open() -> Pty {
         // SAFETY: plain libc calls; every result is checked.
         unsafe {
@@ -891,6 +898,7 @@ impl Pty {
     }
 
     /// Reads from the master until `accum` contains `pattern`; panics after `timeout`.
+    #[allow(unsafe_code)] // poll/read on the pty master: libc calls std does not wrap.
     pub fn read_until(&self, accum: &mut String, pattern: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while !accum.contains(pattern) {
@@ -926,6 +934,7 @@ impl Pty {
     }
 
     /// The terminal's foreground process group (host pid numbering), via the master.
+    #[allow(unsafe_code)] // TIOCGPGRP ioctl: libc calls std does not wrap.
     pub fn foreground(&self) -> i32 {
         let mut pgrp: libc::pid_t = 0;
         // SAFETY: TIOCGPGRP writes one pid_t.
@@ -944,6 +953,7 @@ pub fn read_fd(fd: OwnedFd) -> String {
 
 /// A `pre_exec` closure that moves the process into a private mount namespace and bind-mounts
 /// `passwd` and `group` over /etc/passwd and /etc/group (hermetic user database for `--user` tests).
+#[allow(unsafe_code)] // the user database is bind-mounted in a child before exec: libc calls std does not wrap.
 pub fn fake_user_db(
     passwd: &Path,
     group: &Path,

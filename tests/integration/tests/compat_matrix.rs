@@ -469,6 +469,7 @@ fn status_text(st: std::process::ExitStatus) -> String {
 }
 
 /// Runs `case` with `init` (the original or reaper, not yet given the case's arguments).
+#[allow(unsafe_code)] // setsid/TIOCSCTTY in the child: libc calls std does not wrap
 fn run_case(init: Init, case: &Case) -> Seen {
     let dir = TempDir::new("matrix");
     let (ready, log) = (dir.file("ready"), dir.file("log"));
@@ -489,9 +490,9 @@ fn run_case(init: Init, case: &Case) -> Seen {
     let pty = case.tty.then(Pty::open);
     if let Some(pty) = &pty {
         // The init (or unshare) leads a new session whose controlling terminal is stdin.
-        // SAFETY (in the closure): setsid and ioctl are async-signal-safe.
-        init = init.stdin(pty.slave_dup()).pre_exec(|| unsafe {
-            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+        init = init.stdin(pty.slave_dup()).pre_exec(|| {
+            // SAFETY: setsid and ioctl are async-signal-safe, in the forked child.
+            if unsafe { libc::setsid() } < 0 || unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())

@@ -88,6 +88,7 @@ impl PidsCgroup {
 }
 
 impl Drop for PidsCgroup {
+    #[allow(unsafe_code)] // kill of the cgroup's processes: libc calls std does not wrap
     fn drop(&mut self) {
         for pid in self.procs() {
             // SAFETY: plain kill of processes this test put in its own cgroup.
@@ -100,6 +101,7 @@ impl Drop for PidsCgroup {
 }
 
 #[test]
+#[allow(unsafe_code)] // moving the child into the cgroup before exec: libc calls std does not wrap
 fn fork_bomb_at_pids_max_leaves_no_zombie() {
     let perl = tool("perl");
     let name = format!("reaper-forkbomb-{}", std::process::id());

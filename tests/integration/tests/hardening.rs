@@ -33,10 +33,11 @@ fn assert_no_zombies(run: &mut Running, what: &str) {
 }
 
 /// `init` with its stderr (and PROGRAM's, inherited) on `fd` instead of a file.
+#[allow(unsafe_code)] // dup2 in the child: libc calls std does not wrap
 fn stderr_to(init: Init, fd: &OwnedFd) -> Init {
     let raw = fd.as_raw_fd();
-    // SAFETY (in the closure): dup2 is async-signal-safe.
     init.pre_exec(move || {
+        // SAFETY: dup2 is async-signal-safe, in the forked child.
         if unsafe { libc::dup2(raw, 2) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -45,6 +46,7 @@ fn stderr_to(init: Init, fd: &OwnedFd) -> Init {
 }
 
 /// Fills the pipe whose write end is `w` until a write would block (the reader never reads).
+#[allow(unsafe_code)] // fcntl/write on a pipe: libc calls std does not wrap
 fn fill(w: &OwnedFd) {
     let fd = w.as_raw_fd();
     // SAFETY: plain fcntl/write on our own descriptor.
@@ -59,6 +61,7 @@ fn fill(w: &OwnedFd) {
 }
 
 /// Reads what the pipe holds now, without waiting for more.
+#[allow(unsafe_code)] // fcntl/read on a pipe: libc calls std does not wrap
 fn drain_now(r: &OwnedFd) {
     let fd = r.as_raw_fd();
     let mut buf = [0u8; 65536];
@@ -178,6 +181,7 @@ fn own_sigpipe_is_never_forwarded_sent_one_is() {
 /// stdout and stderr closed (fds 1 and 2 not open at all): with `-w -vvv` reaper still reaps 500
 /// orphans and exits with PROGRAM's status.
 #[test]
+#[allow(unsafe_code)] // closing fds in the child: libc calls std does not wrap
 fn closed_stdout_and_stderr() {
     for mode in MODES {
         let dir = TempDir::new("closed");
@@ -195,6 +199,7 @@ fn closed_stdout_and_stderr() {
             ])
             .args(["--exit", "3"])
             .pre_exec(|| {
+                // SAFETY: close is async-signal-safe; the forked child gives up its stdout/stderr.
                 unsafe {
                     libc::close(1);
                     libc::close(2);

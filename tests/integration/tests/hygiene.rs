@@ -131,6 +131,7 @@ fn fd_targets(pid: i32) -> Vec<(i32, String)> {
 /// catatonit#12 and #28: reaper started with a pipe's write end at fd 5 and its cwd in a temporary
 /// directory closes the fd and moves to `/` in itself, while PROGRAM keeps fd 5 and the cwd.
 #[test]
+#[allow(unsafe_code)] // dup2/fcntl in the child: libc calls std does not wrap
 fn reaper_closes_inherited_fds_and_leaves_cwd_child_keeps_them() {
     for mode in MODES {
         let dir = TempDir::new("fds");

@@ -505,6 +505,7 @@ fn tini_p_parent_death_signal_reaches_the_child() {
 /// `TINI_SUBREAPER` set (to anything, empty included), when the parent left the subreaper bit set
 /// (tini checks `PR_GET_CHILD_SUBREAPER`), as PID 1, or at `TINI_VERBOSITY=0`.
 #[test]
+#[allow(unsafe_code)] // prctl in the child: libc calls std does not wrap
 fn tini_not_pid1_warning() {
     let links = Links::new();
     let phrase = "zombie reaping won't work";
@@ -1434,6 +1435,7 @@ fn catatonit_debug() {
 /// Debian's catatonit 0.1.7 predates the `chdir("/")` (it came with the #28 fix): that part is asserted
 /// for reaper only, as the contract (catatonit 0.2) says.
 #[test]
+#[allow(unsafe_code)] // dup2/fcntl in the child: libc calls std does not wrap
 fn catatonit_closes_fds_and_leaves_cwd() {
     let links = Links::new();
     for mode in MODES {
@@ -1448,6 +1450,7 @@ fn catatonit_closes_fds_and_leaves_cwd() {
                     // SAFETY: dup2 onto a fixed number, in the forked child; the flag is cleared
                     // explicitly in case `raw` already is 7 (dup2 is then a no-op).
                     if unsafe { libc::dup2(raw, 7) } < 0
+                        // SAFETY: fcntl F_SETFD on the descriptor just made, in the forked child.
                         || unsafe { libc::fcntl(7, libc::F_SETFD, 0) } < 0
                     {
                         return Err(std::io::Error::last_os_error());

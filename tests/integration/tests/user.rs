@@ -53,6 +53,7 @@ const SHOW: &str = r#"cat /proc/self/status; echo "HOME=$HOME""#;
 
 /// Runs `reaper USERARGS sh -c SHOW` with the fake user database, with reaper itself holding the
 /// supplementary groups 4242 and 4343 (which must not reach PROGRAM).
+#[allow(unsafe_code)] // setgroups in the child: libc calls std does not wrap
 fn as_user(mode: Mode, user_args: &[&str], env: Option<&str>) -> Outcome {
     let db = TempDir::new("userdb");
     let (pw, gr) = (db.path().join("passwd"), db.path().join("group"));

@@ -1,6 +1,7 @@
 //! `reaper-oci-install --host-root DIR [--prefix DIR] [--engine containerd|cri-o|none] [--from DIR]`:
 //! installs reaper-oci and the static reaper on a node and registers the `reaper` runtime with its
 //! engine. See `reaper_oci::install` and docs/runtime-wrapper.md.
+#![deny(unsafe_code)]
 
 use reaper_oci::install::{install, Engine, Plan, DEFAULT_PREFIX};
 use std::path::PathBuf;

@@ -175,6 +175,7 @@ pub struct SelfStat {
 }
 
 /// Reads the agent's own process figures.
+#[allow(unsafe_code)] // sysconf and getrlimit, which std does not wrap
 pub fn self_stat() -> SelfStat {
     // SAFETY: sysconf and getrlimit only write to the struct passed.
     let (tick, page, max_fds) = unsafe {

@@ -289,6 +289,7 @@ pub struct Stats {
 }
 
 /// Serves on `listener` until `stop()` returns true, answering requests with `handler`.
+#[allow(unsafe_code)] // poll(2) over the listener and the connections, which std does not wrap
 pub fn serve(
     listener: TcpListener,
     limits: Limits,

@@ -78,6 +78,7 @@ extern "C" fn on_stop(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
+#[allow(unsafe_code)] // sigaction for the stop flag, which std does not wrap
 fn install_stop_handlers() {
     for sig in [libc::SIGTERM, libc::SIGINT] {
         // SAFETY: a zeroed sigaction with a handler that only stores to an atomic; no SA_RESTART,

@@ -16,6 +16,9 @@
 //!     it), and exits with CODE.
 //! ```
 //! Forks happen in a single-threaded process, so the children may do anything.
+// A test helper process whose whole job is raw process and signal system calls (fork, masks,
+// dispositions, ttys) that std does not wrap: unsafe is allowed here, a SAFETY comment per block.
+#![allow(unsafe_code)]
 use integration::sys;
 use std::ffi::CString;
 use std::path::Path;

@@ -1,4 +1,7 @@
 //! `selfkill N`: dies of signal N (default disposition, unblocked, no core dump). Exits 99 if it survives.
+// A test helper process whose whole job is raw process and signal system calls (fork, masks,
+// dispositions, ttys) that std does not wrap: unsafe is allowed here, a SAFETY comment per block.
+#![allow(unsafe_code)]
 use integration::sys;
 
 fn main() {

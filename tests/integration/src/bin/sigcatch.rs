@@ -12,6 +12,9 @@
 //! When ready it writes `pid=P pgid=G sid=S` to the ready file (atomically, by rename). Each signal
 //! received is appended to the log as one line with its number; a signal of `--exit-on` (default TERM)
 //! then makes it exit with `--exit-code` (default 0).
+// A test helper process whose whole job is raw process and signal system calls (fork, masks,
+// dispositions, ttys) that std does not wrap: unsafe is allowed here, a SAFETY comment per block.
+#![allow(unsafe_code)]
 use integration::sys;
 use std::fs::{self, OpenOptions};
 use std::io::Write;

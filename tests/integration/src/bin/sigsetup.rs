@@ -1,6 +1,9 @@
 //! `sigsetup [--ignore SIGS] [--block SIGS] -- PROG ARGS...`: sets those signals to SIG_IGN and blocks
 //! those, then execs PROG directly with `execvp` (Rust's `Command::exec` would reset the mask and
 //! SIGPIPE). Every other signal is reset to SIG_DFL and unblocked, so PROG inherits exactly this state.
+// A test helper process whose whole job is raw process and signal system calls (fork, masks,
+// dispositions, ttys) that std does not wrap: unsafe is allowed here, a SAFETY comment per block.
+#![allow(unsafe_code)]
 use integration::sys;
 use std::ffi::CString;
 

@@ -9,6 +9,9 @@
 //!                       `prompt>`, reads one line from stdin and prints `got:LINE`; with --wait-term
 //!                       waits for SIGTERM before exiting 0
 //! ```
+// A test helper process whose whole job is raw process and signal system calls (fork, masks,
+// dispositions, ttys) that std does not wrap: unsafe is allowed here, a SAFETY comment per block.
+#![allow(unsafe_code)]
 use integration::sys;
 use std::ffi::CString;
 use std::io::{BufRead, Write};
