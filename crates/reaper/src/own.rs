@@ -155,11 +155,9 @@ Options (each has an environment variable; a flag beats its variable):
 Signals are names (TERM, SIGTERM, RTMIN+2) or numbers. Logs go to stderr.
 ";
 
-const REAPER_LICENSE: &str =
-    "reaper is free software under the MIT license (see the LICENSE file of its source).\n";
-
 /// The license text printed by `--license` (and by tini's `-l`, catatonit's `-L`).
-pub const LICENSE: &str = REAPER_LICENSE;
+pub const LICENSE: &str =
+    "reaper is free software under the MIT license (see the LICENSE file of its source).\n";
 
 fn push_exit(l: &mut Line, exit: Exit) {
     let mut buf = [0u8; 12];

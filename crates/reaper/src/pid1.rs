@@ -187,7 +187,7 @@ impl Core<'_> {
             match self.reap(false) {
                 Wait::NoChildren => return false,
                 Wait::Nothing => return true,
-                Wait::Reaped(..) | Wait::Interrupted => {}
+                Wait::Reaped(..) => {}
             }
         }
     }

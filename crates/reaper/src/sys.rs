@@ -391,11 +391,10 @@ pub enum Wait {
     Nothing,
     /// We have no child at all (ECHILD).
     NoChildren,
-    /// A signal handler interrupted the wait.
-    Interrupted,
 }
 
-/// Reaps one exited child (any pid when `pid` is -1), blocking unless `nohang`.
+/// Reaps one exited child (any pid when `pid` is -1), blocking unless `nohang`. Never EINTR: every
+/// handler reaper installs has SA_RESTART (see `set_disposition`), so the kernel restarts the wait.
 pub fn wait(pid: i32, nohang: bool) -> Result<Wait> {
     let mut st: c_int = 0;
     let flags = libc::__WALL | if nohang { libc::WNOHANG } else { 0 };
@@ -405,7 +404,6 @@ pub fn wait(pid: i32, nohang: bool) -> Result<Wait> {
         Ok(0) => Ok(Wait::Nothing),
         Ok(p) => Ok(Wait::Reaped(p, Exit::from_status(st))),
         Err(Errno(libc::ECHILD)) => Ok(Wait::NoChildren),
-        Err(Errno(libc::EINTR)) => Ok(Wait::Interrupted),
         Err(e) => Err(e),
     }
 }
@@ -430,7 +428,6 @@ pub fn peek_exited(nohang: bool) -> Result<Wait> {
             }
         }
         Err(Errno(libc::ECHILD)) => Ok(Wait::NoChildren),
-        Err(Errno(libc::EINTR)) => Ok(Wait::Interrupted),
         Err(e) => Err(e),
     }
 }

@@ -1,4 +1,4 @@
-//! Helpers for reaper's end-to-end tests on real container runtimes (issue 3 §4).
+//! Helpers for reaper's end-to-end tests on real container runtimes (podman, runc and a private dockerd).
 //!
 //! - [`reaper_bin`]: the static binary under test (`REAPER_BIN`, else the musl release build); missing
 //!   is a failure, never a skip. So is a missing runtime: [`run`] panics with the command and a hint.

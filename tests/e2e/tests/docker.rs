@@ -1,4 +1,4 @@
-//! Issue 3 §4 d: Docker. A private dockerd started by the test with `--init-path` pointing at reaper
+//! Docker: a private dockerd started by the test with `--init-path` pointing at reaper
 //! (installed under the name Docker gives its init, `docker-init`): `docker info` reports the init's
 //! version the way Docker parses it, and `docker run --init` reaps the incident-1 workload's orphan,
 //! which stays a zombie without `--init`. `docker stop` of the `--init` container takes effect at once.

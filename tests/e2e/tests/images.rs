@@ -1,4 +1,4 @@
-//! The images of scripts/build-images.sh (issue 3 §3): the reaper image alone, and the pause image as
+//! The images of scripts/build-images.sh: the reaper image alone, and the pause image as
 //! a plain container (uid 65535 like pause >= 3.5, the pause persona's SIGTERM contract).
 
 use e2e::*;
@@ -25,9 +25,12 @@ fn reaper_image_alone_prints_the_version() {
 fn pause_image_runs_as_65535_and_stops_at_once_on_sigterm() {
     let images = Images::build();
     let out = must(podman().args(["run", "--rm", "--network", "none", &images.pause, "-v"]));
-    assert!(
-        !(out.stdout.trim().is_empty() && out.stderr.trim().is_empty()),
-        "`/pause -v` should print a version line\n{}",
+    // pause.c's version line, with reaper's version where the original has its build's.
+    let want = format!("pause.c v3.10 (reaper {})\n", env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str()),
+        (want.as_str(), ""),
+        "`/pause -v` should print exactly its version line on stdout\n{}",
         out.describe()
     );
 

@@ -1,4 +1,4 @@
-//! Issue 3 §4 b: reaper as a container's PID 1, two ways. The incident-1 workload (whose PID 1 leaves
+//! reaper as a container's PID 1, two ways. The incident-1 workload (whose PID 1 leaves
 //! a zombie when it is PID 1 itself, see incident1.rs) runs under reaper and no zombie is left.
 
 use e2e::*;

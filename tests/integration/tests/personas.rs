@@ -618,7 +618,7 @@ fn tini_w_warns_per_reaped_zombie() {
 }
 
 /// `-v` (repeatable) and `TINI_VERBOSITY=N`: at 3 tini logs `Received SIGCHLD` (stdout for tini, stderr
-/// for reaper, as personas.md says); at the default level no INFO/DEBUG line. A non-numeric
+/// for reaper, as docs/compat-differences.md says); at the default level no INFO/DEBUG line. A non-numeric
 /// `TINI_VERBOSITY` is read by tini with atoi (0): it runs.
 #[test]
 fn tini_verbosity() {
