@@ -4,7 +4,7 @@
 //! the originals', the help prose is ours. Where reaper is deliberately better (no SIGTSTP blocking in
 //! catatonit, subreaper registration in dumb-init and pause) nothing in the contract changes.
 
-use crate::config::{self, Act, Config, EnvOpt, Forward, Opt, Subreaper, When};
+use crate::config::{self, Act, Config, EnvOpt, Forward, Opt, Subreaper, UsageError, When};
 use crate::out::Line;
 use crate::persona::{env, no_early, opt, push_sig, Codes, Event, Level, Persona};
 use crate::signals;
@@ -313,20 +313,40 @@ fn errno_text(l: &mut Line, e: sys::Errno) {
     l.s(" (errno=").n(e.0 as i64).s(" ").s(e.text()).s(").");
 }
 
+/// dumb-init's usage lines, which carry no "[dumb-init]" prefix.
+fn dumb_init_usage(l: &mut Line, e: &UsageError) {
+    let me = sys::argv0();
+    if e.what.is_empty() {
+        l.s("Usage: ")
+            .b(me)
+            .s(" [option] program [args]\nTry ")
+            .b(me);
+        l.s(" --help for full usage.");
+    } else if !e.getopt(l, true) {
+        l.s("dumb-init: ");
+        usage_reason(l, e);
+    }
+}
+
+/// dumb-init's forwarding line, after its translation line when `--rewrite` changed the signal.
+fn dumb_init_forwarded(l: &mut Line, sig: i32, from: i32) {
+    if sig != from {
+        l.s("Translating signal ")
+            .n(from as i64)
+            .s(" to ")
+            .n(sig as i64)
+            .s(".\n[dumb-init] ");
+    }
+    if sig == 0 {
+        l.s("Not forwarding signal 0 to children (ignored).");
+    } else {
+        l.s("Forwarded signal ").n(sig as i64).s(" to children.");
+    }
+}
+
 fn render_dumb_init(ev: &Event, l: &mut Line) -> bool {
     if let Event::Usage(e) = ev {
-        // dumb-init's usage lines carry no "[dumb-init]" prefix.
-        let me = sys::argv0();
-        if e.what.is_empty() {
-            l.s("Usage: ")
-                .b(me)
-                .s(" [option] program [args]\nTry ")
-                .b(me);
-            l.s(" --help for full usage.");
-        } else if !e.getopt(l, true) {
-            l.s("dumb-init: ");
-            usage_reason(l, e);
-        }
+        dumb_init_usage(l, e);
         return true;
     }
     l.s("[dumb-init] ");
@@ -360,20 +380,7 @@ fn render_dumb_init(ev: &Event, l: &mut Line) -> bool {
         Event::Received { sig } => {
             l.s("Received signal ").n(*sig as i64).s(".");
         }
-        Event::Forwarded { sig, from, .. } => {
-            if sig != from {
-                l.s("Translating signal ")
-                    .n(*from as i64)
-                    .s(" to ")
-                    .n(*sig as i64)
-                    .s(".\n[dumb-init] ");
-            }
-            if *sig == 0 {
-                l.s("Not forwarding signal 0 to children (ignored).");
-            } else {
-                l.s("Forwarded signal ").n(*sig as i64).s(" to children.");
-            }
-        }
+        Event::Forwarded { sig, from, .. } => dumb_init_forwarded(l, *sig, *from),
         Event::Swallowed { sig } => {
             l.s("Ignoring tty hand-off signal ").n(*sig as i64).s(".");
         }

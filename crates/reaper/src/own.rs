@@ -1,6 +1,6 @@
 //! reaper's own persona: its options, variables, help and words.
 
-use crate::config::{self, Act, Config, EnvOpt, Forward, Opt, When};
+use crate::config::{self, Act, Config, EnvOpt, Forward, Opt, UsageError, When};
 use crate::out::Line;
 use crate::persona::{env, no_early, opt, push_sig, Codes, Event, Persona};
 use crate::signals;
@@ -236,43 +236,51 @@ fn render_reaper(ev: &Event, l: &mut Line) -> bool {
                 .n(*count as i64)
                 .s(" process(es)");
         }
-        Event::Summary { count, top } => {
-            l.s("reaped ")
-                .n(*count as i64)
-                .s(if *count == 1 { " orphan" } else { " orphans" });
-            if top.is_empty() {
-                l.s(" (run with -w to log their names)");
-            } else {
-                l.s("; most common: ");
-                for (i, (name, n)) in top.iter().enumerate() {
-                    if i > 0 {
-                        l.s(", ");
-                    }
-                    l.b(name).s(" (").n(*n as i64).s(")");
-                }
-            }
-        }
+        Event::Summary { count, top } => push_summary(l, *count, top),
         Event::Shutdown { sig } => {
             l.s("stopping on ");
             push_sig(l, *sig);
         }
         Event::Usage(e) => {
-            if e.what.is_empty() {
-                l.s(e.reason);
-            } else {
-                if e.what.len() == 1 {
-                    l.s("-");
-                }
-                l.b(e.what);
-                if !e.value.is_empty() {
-                    l.s(" '").b(e.value).s("'");
-                }
-                l.s(" ").s(e.reason);
-            }
+            push_usage(l, e);
             l.s(" (see reaper --help)");
         }
     }
     true
+}
+
+/// `reaped N orphans; most common: NAME (N), ...` (or how to get the names).
+fn push_summary(l: &mut Line, count: u64, top: &[(&[u8], u64)]) {
+    l.s("reaped ")
+        .n(count as i64)
+        .s(if count == 1 { " orphan" } else { " orphans" });
+    if top.is_empty() {
+        l.s(" (run with -w to log their names)");
+    } else {
+        l.s("; most common: ");
+        for (i, (name, n)) in top.iter().enumerate() {
+            if i > 0 {
+                l.s(", ");
+            }
+            l.b(name).s(" (").n(*n as i64).s(")");
+        }
+    }
+}
+
+/// `-x 'VALUE' REASON`: what was wrong on the command line or in the environment.
+fn push_usage(l: &mut Line, e: &UsageError) {
+    if e.what.is_empty() {
+        l.s(e.reason);
+    } else {
+        if e.what.len() == 1 {
+            l.s("-");
+        }
+        l.b(e.what);
+        if !e.value.is_empty() {
+            l.s(" '").b(e.value).s("'");
+        }
+        l.s(" ").s(e.reason);
+    }
 }
 
 /// reaper's own persona.

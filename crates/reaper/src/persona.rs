@@ -201,91 +201,127 @@ pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Par
         if arg.len() < 2 || arg[0] != b'-' {
             break; // the first non-option is PROGRAM
         }
-        if let Some(long) = arg.strip_prefix(b"--") {
-            let (name, inline) = match long.iter().position(|&c| c == b'=') {
-                Some(eq) => (&long[..eq], Some(&long[eq + 1..])),
-                None => (long, None),
-            };
-            // As getopt_long: the exact name, else the one option the text abbreviates (an
-            // ambiguous abbreviation is refused as unknown).
-            let mut matching = persona
-                .opts
-                .iter()
-                .filter(|o| !name.is_empty() && o.long.as_bytes().starts_with(name));
-            let first = matching.clone().find(|o| o.long.len() == name.len());
-            let opt = first.or_else(|| matching.next().filter(|_| matching.next().is_none()));
-            let Some(opt) = opt else {
-                return Err(UsageError {
-                    what: arg,
-                    value: b"",
-                    reason: UNKNOWN,
-                });
-            };
-            let value = match (opt.act, inline) {
-                (Act::Value(_), Some(v)) => Some(v),
-                (Act::Value(_), None) => {
-                    i += 1;
-                    if i >= args.len() {
-                        return Err(UsageError {
-                            what: arg,
-                            value: b"",
-                            reason: NEEDS_VALUE,
-                        });
-                    }
-                    Some(args.get(i))
-                }
-                (_, Some(_)) => {
-                    return Err(UsageError {
-                        what: arg,
-                        value: b"",
-                        reason: NO_VALUE,
-                    })
-                }
-                (_, None) => None,
-            };
-            if let Some(done) = apply(&mut cfg, opt.act, value, arg)? {
-                return Ok(done);
-            }
-            seen |= 1 << opt.key;
-        } else {
-            // A cluster of short options: `-gw`, `-v -v`, `-rTERM:INT` or `-r TERM:INT`.
-            let mut j = 1;
-            while j < arg.len() {
-                let c = arg[j];
-                let Some(opt) = persona.opts.iter().find(|o| o.short == c) else {
-                    return Err(UsageError {
-                        what: short_name(c),
-                        value: b"",
-                        reason: UNKNOWN,
-                    });
-                };
-                let mut value = None;
-                if let Act::Value(_) = opt.act {
-                    if j + 1 < arg.len() {
-                        value = Some(&arg[j + 1..]);
-                    } else {
-                        i += 1;
-                        if i >= args.len() {
-                            return Err(UsageError {
-                                what: short_name(c),
-                                value: b"",
-                                reason: NEEDS_VALUE,
-                            });
-                        }
-                        value = Some(args.get(i));
-                    }
-                    j = arg.len();
-                } else {
-                    j += 1;
-                }
-                if let Some(done) = apply(&mut cfg, opt.act, value, short_name(c))? {
-                    return Ok(done);
-                }
-                seen |= 1 << opt.key;
-            }
+        let done = match arg.strip_prefix(b"--") {
+            Some(long) => parse_long(persona, args, &mut i, arg, long, &mut cfg, &mut seen)?,
+            None => parse_shorts(persona, args, &mut i, arg, &mut cfg, &mut seen)?,
+        };
+        if let Some(done) = done {
+            return Ok(done);
         }
         i += 1;
     }
+    apply_env(persona, &mut cfg, seen)?;
+    if i < args.len() {
+        cfg.program = i;
+    }
+    Ok(Parsed::Run(cfg))
+}
+
+/// One `--name`, `--name=value` or `--name value` (then `i` is moved past the value).
+fn parse_long(
+    persona: &'static Persona,
+    args: &Args,
+    i: &mut usize,
+    arg: &'static [u8],
+    long: &'static [u8],
+    cfg: &mut Config,
+    seen: &mut u64,
+) -> Result<Option<Parsed>, UsageError> {
+    let (name, inline) = match long.iter().position(|&c| c == b'=') {
+        Some(eq) => (&long[..eq], Some(&long[eq + 1..])),
+        None => (long, None),
+    };
+    // As getopt_long: the exact name, else the one option the text abbreviates (an ambiguous
+    // abbreviation is refused as unknown).
+    let mut matching = persona
+        .opts
+        .iter()
+        .filter(|o| !name.is_empty() && o.long.as_bytes().starts_with(name));
+    let first = matching.clone().find(|o| o.long.len() == name.len());
+    let opt = first.or_else(|| matching.next().filter(|_| matching.next().is_none()));
+    let Some(opt) = opt else {
+        return Err(UsageError {
+            what: arg,
+            value: b"",
+            reason: UNKNOWN,
+        });
+    };
+    let value = match (opt.act, inline) {
+        (Act::Value(_), Some(v)) => Some(v),
+        (Act::Value(_), None) => {
+            *i += 1;
+            if *i >= args.len() {
+                return Err(UsageError {
+                    what: arg,
+                    value: b"",
+                    reason: NEEDS_VALUE,
+                });
+            }
+            Some(args.get(*i))
+        }
+        (_, Some(_)) => {
+            return Err(UsageError {
+                what: arg,
+                value: b"",
+                reason: NO_VALUE,
+            })
+        }
+        (_, None) => None,
+    };
+    let done = apply(cfg, opt.act, value, arg)?;
+    *seen |= 1 << opt.key;
+    Ok(done)
+}
+
+/// A cluster of short options: `-gw`, `-v -v`, `-rTERM:INT` or `-r TERM:INT` (then `i` is moved
+/// past the value).
+fn parse_shorts(
+    persona: &'static Persona,
+    args: &Args,
+    i: &mut usize,
+    arg: &'static [u8],
+    cfg: &mut Config,
+    seen: &mut u64,
+) -> Result<Option<Parsed>, UsageError> {
+    let mut j = 1;
+    while j < arg.len() {
+        let c = arg[j];
+        let Some(opt) = persona.opts.iter().find(|o| o.short == c) else {
+            return Err(UsageError {
+                what: short_name(c),
+                value: b"",
+                reason: UNKNOWN,
+            });
+        };
+        let mut value = None;
+        if let Act::Value(_) = opt.act {
+            if j + 1 < arg.len() {
+                value = Some(&arg[j + 1..]);
+            } else {
+                *i += 1;
+                if *i >= args.len() {
+                    return Err(UsageError {
+                        what: short_name(c),
+                        value: b"",
+                        reason: NEEDS_VALUE,
+                    });
+                }
+                value = Some(args.get(*i));
+            }
+            j = arg.len();
+        } else {
+            j += 1;
+        }
+        if let Some(done) = apply(cfg, opt.act, value, short_name(c))? {
+            return Ok(Some(done));
+        }
+        *seen |= 1 << opt.key;
+    }
+    Ok(None)
+}
+
+/// The variables of the options no flag set (bit `key` of `seen`).
+fn apply_env(persona: &Persona, cfg: &mut Config, seen: u64) -> Result<(), UsageError> {
     for env in persona.envs {
         if seen & (1 << env.key) != 0 {
             continue;
@@ -311,13 +347,10 @@ pub fn parse(persona: &'static Persona, args: &Args, first: usize) -> Result<Par
             },
         };
         if given {
-            apply(&mut cfg, env.act, Some(value), what)?;
+            apply(cfg, env.act, Some(value), what)?;
         }
     }
-    if i < args.len() {
-        cfg.program = i;
-    }
-    Ok(Parsed::Run(cfg))
+    Ok(())
 }
 
 fn apply(
