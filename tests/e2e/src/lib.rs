@@ -223,20 +223,8 @@ pub fn cleanup(cmd: &mut Command) {
     }
 }
 
-/// Calls `check` every 50 ms until it returns `Ok`, for at most `timeout`. `check` returns `Err(state)`
-/// describing what it saw; on timeout the test fails with `what` and the last state.
-pub fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let start = Instant::now();
-    loop {
-        match check() {
-            Ok(v) => return v,
-            Err(state) if start.elapsed() > timeout => {
-                panic!("timed out after {timeout:?} waiting for {what}\nlast state:\n{state}")
-            }
-            Err(_) => thread::sleep(Duration::from_millis(50)),
-        }
-    }
-}
+// Polling with a deadline: one implementation for every test crate, in test-support.
+pub use test_support::poll;
 
 /// `podman` with the project's containers.conf.
 pub fn podman() -> Command {

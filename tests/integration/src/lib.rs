@@ -438,8 +438,8 @@ impl Running {
         let program = self.program.clone();
         let mut found = None;
         wait_until(
-            DEADLINE,
             &format!("the init {} to start", program.display()),
+            DEADLINE,
             || {
                 let mut cands = vec![root];
                 cands.extend(descendants(root));
@@ -471,7 +471,7 @@ impl Running {
         let init = self.init_pid();
         let program = self.program.clone();
         let mut found = None;
-        wait_until(DEADLINE, "PROGRAM to start", || {
+        wait_until("PROGRAM to start", DEADLINE, || {
             found = children(init)
                 .into_iter()
                 .find(|&p| fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e != program));
@@ -593,42 +593,13 @@ impl Drop for Running {
     }
 }
 
-/// Polls `cond` (with a short backoff) until it holds; panics naming `what` after `timeout`.
-pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_micros(100);
-    loop {
-        if cond() {
-            return;
-        }
-        if Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(10));
-    }
-}
-
-/// Like [`wait_until`] but returns false on timeout instead of panicking.
-pub fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_micros(100);
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(10));
-    }
-}
+// Polling with a deadline: one implementation for every test crate, in test-support.
+pub use test_support::{poll_until, wait_until};
 
 /// Waits until `path` exists and returns its content.
 pub fn wait_file(path: &str, timeout: Duration) -> String {
     let mut content = None;
-    wait_until(timeout, &format!("file {path}"), || {
+    wait_until(&format!("file {path}"), timeout, || {
         content = fs::read_to_string(path).ok();
         content.is_some()
     });

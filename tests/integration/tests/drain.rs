@@ -344,7 +344,7 @@ fn drain_kills_non_orphan_descendants() {
         );
         let pid = wait_ready(&r).pid;
         if mode == Mode::Subreaper {
-            wait_until(DEADLINE, "the deep leftover to be gone", || is_gone(pid));
+            wait_until("the deep leftover to be gone", DEADLINE, || is_gone(pid));
         }
     }
 }

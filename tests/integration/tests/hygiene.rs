@@ -168,7 +168,7 @@ fn reaper_closes_inherited_fds_and_leaves_cwd_child_keeps_them() {
         drop(w);
         let init = run.init_pid();
         let child = run.main_child();
-        wait_until(DEADLINE, "reaper to close the inherited pipe", || {
+        wait_until("reaper to close the inherited pipe", DEADLINE, || {
             !fd_targets(init).iter().any(|(_, t)| *t == pipe_link)
         });
         assert!(
@@ -176,7 +176,7 @@ fn reaper_closes_inherited_fds_and_leaves_cwd_child_keeps_them() {
             "{mode:?}: PROGRAM must keep fd 5 ({pipe_link}); it has {:?}",
             fd_targets(child)
         );
-        wait_until(DEADLINE, "reaper's cwd to be /", || {
+        wait_until("reaper's cwd to be /", DEADLINE, || {
             fs::read_link(format!("/proc/{init}/cwd")).is_ok_and(|p| p == std::path::Path::new("/"))
         });
         assert_eq!(

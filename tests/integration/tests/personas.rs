@@ -99,8 +99,8 @@ fn assert_codes(runs: &[(Side, Outcome)], code: i32, what: &str) {
 fn wait_signals_set_up(pid: i32) {
     const SYS_RT_SIGTIMEDWAIT: &str = "128";
     wait_until(
-        DEADLINE,
         &format!("pid {pid} to set up its signals"),
+        DEADLINE,
         || {
             let masked = ["SigBlk", "SigCgt"]
                 .iter()
@@ -121,8 +121,8 @@ fn signal_and_wait_handled(run: &mut Running, sigs: &[i32], what: &str) {
         run.signal(s);
     }
     wait_until(
-        DEADLINE,
         &format!("{what}: pid {pid} to take signals {sigs:?}"),
+        DEADLINE,
         || {
             ["SigPnd", "ShdPnd"].iter().all(|k| {
                 status_field(pid, k).is_some_and(|m| !sigs.iter().any(|&s| mask_has(&m, s)))
@@ -179,7 +179,7 @@ impl Catcher {
     fn grandchild_host_pid(&mut self) -> i32 {
         let child = self.run.main_child();
         let mut found = None;
-        wait_until(DEADLINE, "the grandchild", || {
+        wait_until("the grandchild", DEADLINE, || {
             found = children(child).first().copied();
             found.is_some()
         });
@@ -574,8 +574,8 @@ fn orphan_storm(mut init: Init, n: usize) -> Outcome {
     integration::wait_file(&ready, DEADLINE);
     let desc = run.described.clone();
     wait_until(
-        DEADLINE,
         &format!("{desc}: the orphans to be reaped"),
+        DEADLINE,
         || {
             let procs = run.processes();
             procs.len() == 2 && zombies(&procs).is_empty()
@@ -919,11 +919,11 @@ fn dumb_init_job_control() {
             let mut c = Catcher::start(i, &["--exit-on", "TERM"], false);
             let (init_pid, child) = (c.run.init_pid(), c.run.main_child());
             c.run.signal(sys::SIGTSTP);
-            wait_until(STEP, &format!("{what}: dumb-init to stop itself"), || {
+            wait_until(&format!("{what}: dumb-init to stop itself"), STEP, || {
                 stat(init_pid).is_some_and(|s| s.state == 'T')
             });
             match logged {
-                None => wait_until(STEP, &format!("{what}: PROGRAM stopped"), || {
+                None => wait_until(&format!("{what}: PROGRAM stopped"), STEP, || {
                     stat(child).is_some_and(|s| s.state == 'T')
                 }),
                 Some(0) => {}
@@ -1130,7 +1130,7 @@ fn orphan_adopted_by_init(init: Init) -> (bool, Outcome) {
     wait_signals_set_up(init_pid);
     // The subshell that started A exits at once: wait until A has been reparented.
     let mut ppid = 0;
-    wait_until(DEADLINE, "the orphan to be reparented", || {
+    wait_until("the orphan to be reparented", DEADLINE, || {
         ppid = stat(a.pid).map_or(0, |s| s.ppid);
         stat(ppid).is_some_and(|s| s.comm != "sh")
     });
@@ -1153,8 +1153,8 @@ fn dumb_init_cwd() {
             let mut c = Catcher::start(i, &["--exit-on", "TERM"], false);
             let (init_pid, child) = (c.run.init_pid(), c.run.main_child());
             wait_until(
-                DEADLINE,
                 &format!("{what}: dumb-init to chdir to /"),
+                DEADLINE,
                 || {
                     fs::read_link(format!("/proc/{init_pid}/cwd"))
                         .is_ok_and(|p| p == std::path::Path::new("/"))
@@ -1369,8 +1369,8 @@ fn pause_modes_reap_orphans_of_their_namespace() {
                 .expect("nsenter");
             assert!(st.success(), "{what}: nsenter sh: {st:?}");
             wait_until(
-                DEADLINE,
                 &format!("{what} round {round}: the namespace to hold its init alone"),
+                DEADLINE,
                 || {
                     let procs = procs_in_pid_ns(&ns);
                     procs == vec![pid] && zombies(&procs).is_empty()
@@ -1461,7 +1461,7 @@ fn catatonit_closes_fds_and_leaves_cwd() {
             let mut c = Catcher::start(i, &["--exit-on", "TERM"], false);
             let init_pid = c.run.init_pid();
             let child = c.run.main_child();
-            wait_until(DEADLINE, &format!("{what}: the init to close fd 7"), || {
+            wait_until(&format!("{what}: the init to close fd 7"), DEADLINE, || {
                 fs::read_link(format!("/proc/{init_pid}/fd/7")).is_err()
             });
             for fd in fs::read_dir(format!("/proc/{init_pid}/fd"))
@@ -1486,7 +1486,7 @@ fn catatonit_closes_fds_and_leaves_cwd() {
                 "{what}: PROGRAM keeps the caller's cwd"
             );
             if side != Side::Real {
-                wait_until(DEADLINE, &format!("{what}: the init to chdir to /"), || {
+                wait_until(&format!("{what}: the init to chdir to /"), DEADLINE, || {
                     fs::read_link(format!("/proc/{init_pid}/cwd"))
                         .is_ok_and(|p| p == std::path::Path::new("/"))
                 });

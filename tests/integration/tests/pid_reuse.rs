@@ -53,7 +53,7 @@ fn run_once(flags: &[&str]) -> Option<String> {
     let ready = wait_ready(&ready);
     let strace_pid = child.id() as i32;
     let mut reaper = 0;
-    wait_until(DEADLINE, "reaper under strace", || {
+    wait_until("reaper under strace", DEADLINE, || {
         reaper = integration::children(strace_pid)
             .first()
             .copied()

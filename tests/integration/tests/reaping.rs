@@ -257,7 +257,7 @@ fn subreaper_adopts_orphans() {
         .spawn();
     let orphan = integration::wait_ready(&ready).pid;
     let reaper = run.init_pid();
-    integration::wait_until(DEADLINE, "the orphan to be re-parented to reaper", || {
+    integration::wait_until("the orphan to be re-parented to reaper", DEADLINE, || {
         integration::stat(orphan).is_some_and(|s| s.ppid == reaper)
     });
     std::fs::write(&go, "").unwrap();

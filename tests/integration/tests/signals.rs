@@ -92,7 +92,7 @@ fn sent_synchronous_signals_are_forwarded() {
             c.run.signal(sys::SIGUSR1);
             c.log.expect(sys::SIGUSR1, STEP);
             let pid = c.run.init_pid();
-            wait_until(DEADLINE, "reaper to catch the signal", || {
+            wait_until("reaper to catch the signal", DEADLINE, || {
                 status_field(pid, "SigCgt").is_some_and(|m| mask_has(&m, s))
             });
             c.run.signal(s);
@@ -197,8 +197,8 @@ fn session_forwarding() {
 
             c.run.signal(sys::SIGTSTP);
             wait_until(
-                STEP,
                 "PROGRAM to be stopped by the SIGSTOP that -S sends for SIGTSTP",
+                STEP,
                 || stat(child).is_some_and(|s| s.state == 'T'),
             );
             c.run.signal(sys::SIGCONT);
@@ -225,7 +225,7 @@ fn session_sigcont_after_tstp_is_never_lost() {
         let child = c.run.main_child();
         for round in 1..=200 {
             c.run.signal(sys::SIGTSTP);
-            wait_until(STEP, "PROGRAM to be stopped", || {
+            wait_until("PROGRAM to be stopped", STEP, || {
                 stat(child).is_some_and(|s| s.state == 'T')
             });
             c.run.signal(sys::SIGCONT);
@@ -348,7 +348,7 @@ fn pdeathsig_subreaper() {
         sh.wait(DEADLINE);
         let l = SigLog(log);
         l.expect(sys::SIGTERM, STEP);
-        wait_until(DEADLINE, "reaper to exit after its child", || {
+        wait_until("reaper to exit after its child", DEADLINE, || {
             is_gone(reaper_pid)
         });
         assert_eq!(l.read(), vec![sys::SIGTERM], "{spec:?}");
@@ -369,7 +369,7 @@ fn pdeathsig_pid1() {
         let reaper_pid = c.run.init_pid();
         sys::kill(c.run.pid(), sys::SIGKILL).unwrap();
         c.log.expect(sys::SIGTERM, STEP);
-        wait_until(DEADLINE, "reaper to exit", || is_gone(reaper_pid));
+        wait_until("reaper to exit", DEADLINE, || is_gone(reaper_pid));
         assert_eq!(c.log.read(), vec![sys::SIGTERM]);
     }
 }
