@@ -445,13 +445,26 @@ pub fn execvp(argv: &[*const c_char]) -> Errno {
 
 /// Sets the supplementary groups, then the gid, then the uid (that order: each needs the privilege
 /// the next one drops).
+///
+/// Raw system calls: the C library's wrappers change the ids of every thread (musl's `__synccall`,
+/// which links its own signal machinery); reaper calls this in a single-threaded child, where the
+/// plain system call is the same thing.
 pub fn set_identity(uid: u32, gid: u32, groups: &[u32]) -> Result<()> {
+    // x86 (i686) kept its 16-bit-id calls under the old numbers; the 32-bit ones are the `*32` calls.
+    #[cfg(target_arch = "x86")]
+    let (setgroups, setgid, setuid) = (
+        libc::SYS_setgroups32,
+        libc::SYS_setgid32,
+        libc::SYS_setuid32,
+    );
+    #[cfg(not(target_arch = "x86"))]
+    let (setgroups, setgid, setuid) = (libc::SYS_setgroups, libc::SYS_setgid, libc::SYS_setuid);
     // SAFETY: `groups` is a valid slice of gid_t (u32) of the given length.
-    check(unsafe { libc::setgroups(groups.len() as _, groups.as_ptr()) })?;
+    check_long(unsafe { libc::syscall(setgroups, groups.len(), groups.as_ptr()) })?;
     // SAFETY: no memory arguments.
-    check(unsafe { libc::setgid(gid) })?;
+    check_long(unsafe { libc::syscall(setgid, gid) })?;
     // SAFETY: no memory arguments.
-    check(unsafe { libc::setuid(uid) }).map(|_| ())
+    check_long(unsafe { libc::syscall(setuid, uid) }).map(|_| ())
 }
 
 /// The value of an environment variable, as bytes.
