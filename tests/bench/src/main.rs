@@ -13,10 +13,13 @@
 //!
 //! Each measurement prints one line of `key=value` fields. It needs root (namespaces, tracefs).
 //! The same binary is also the workload (`wl-*` subcommands), run inside the namespace.
+#![deny(unsafe_code)]
 
 mod launch;
 mod measure;
 mod stats;
+// The one module allowed to use `unsafe`: namespace, signal, wait and fork calls std does not wrap.
+#[allow(unsafe_code)]
 mod sys;
 mod trace;
 mod workload;
