@@ -334,7 +334,7 @@ fn pdeathsig_subreaper() {
         let child = wait_ready(&ready).pid;
         // The shell creates the file before it writes the pid: wait for a whole line.
         let mut reaper_pid = 0;
-        wait_until(DEADLINE, "the pid file to hold a pid", || {
+        wait_until("the pid file to hold a pid", DEADLINE, || {
             let s = std::fs::read_to_string(dir.file("pid")).unwrap_or_default();
             reaper_pid = s
                 .strip_suffix('\n')
