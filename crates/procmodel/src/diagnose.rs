@@ -128,10 +128,12 @@ pub fn split_transient(
             .and_then(|z| snap.zombie_age(z))
             .map(|(a, _)| a)
     };
-    let all_young = group
-        .zombies
-        .iter()
-        .all(|&z| age(z).is_some_and(|a| a <= transient_seconds));
+    // `--transient-age 0` turns the rule off: an age read right after the exit can itself be 0.
+    let all_young = transient_seconds > 0.0
+        && group
+            .zombies
+            .iter()
+            .all(|&z| age(z).is_some_and(|a| a <= transient_seconds));
     if reaping.is_some() && all_young {
         Split {
             leaks: Vec::new(),

@@ -113,7 +113,7 @@ struct Limits {
     #[arg(long, value_name = "PER_MINUTE", default_value_t = 1.0, value_parser = parse_rate, env = "ZOMBIES_MAX_LEAK_RATE")]
     max_leak_rate: f64,
     /// Zombies at most SECONDS old whose parent reaps (SIGCHLD handled or ignored, PID 1 of this
-    /// namespace, reaper, or seen reaping by `watch`) are transient: counted, not a leak.
+    /// namespace, reaper, or seen reaping by `watch`) are transient: counted, not a leak. 0: none is.
     #[arg(long, value_name = "SECONDS", default_value_t = procmodel::diagnose::TRANSIENT_SECONDS, value_parser = parse_secs, env = "ZOMBIES_TRANSIENT_AGE")]
     transient_age: f64,
 }
