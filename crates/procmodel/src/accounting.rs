@@ -39,103 +39,21 @@
 //! show the pids of the reader's namespace, and a hidden thread would be counted as a zombie.
 //! [`in_initial_pid_namespace`] checks it.
 
-use crate::scan::{CgroupVersion, ReadErrors};
+use crate::fsread;
+use crate::model::{CgroupVersion, ReadErrors};
+use crate::parse;
+use crate::pids::{pids_hierarchy, PidsHierarchy};
 use std::io;
 use std::path::{Path, PathBuf};
 
 /// Default bound on the cgroups walked, so a strange tree cannot make a scrape unbounded.
 pub const MAX_CGROUPS: usize = 20_000;
 
-/// Where the pids controller is: the v1 `pids` hierarchy, or a v2 root with `pids` available.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PidsHierarchy {
-    /// v1 or v2.
-    pub version: CgroupVersion,
-    /// Directory of the hierarchy's root cgroup.
-    pub base: PathBuf,
-}
-
-impl PidsHierarchy {
-    /// The task list file name: `tasks` (v1) or `cgroup.threads` (v2).
-    pub fn tasks_file(&self) -> &'static str {
-        match self.version {
-            CgroupVersion::V1 => "tasks",
-            CgroupVersion::V2 => "cgroup.threads",
-        }
-    }
-}
-
-/// How [`pids_layout`] decides that a candidate directory holds the pids controller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PidsProbe {
-    /// Usable for the accounting walk: the v1 `pids/tasks` is a file; a v2 root's
-    /// `cgroup.controllers` lists `pids`.
-    Usable,
-    /// Only mounted: `pids/` is a directory (no `tasks` file needed); a v2 root has a
-    /// `cgroup.controllers` file, whatever it lists. Enough to resolve cgroup paths under it.
-    Mounted,
-}
-
-/// The hierarchies under a cgroup root (`/sys/fs/cgroup`) that may hold the pids controller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PidsLayout {
-    /// The v1 `pids` hierarchy: `<root>/pids`.
-    pub v1: Option<PathBuf>,
-    /// The v2 root: `<root>` itself, else `<root>/unified` (hybrid host).
-    pub v2: Option<PathBuf>,
-}
-
-/// Finds the pids controller under a cgroup root (`/sys/fs/cgroup`), the one lookup behind
-/// [`pids_hierarchy`] (accounting), the scan's per-cgroup `pids.*` reads and the agent's
-/// `kubepods` walk: `<root>/pids` for v1, and `<root>` or else `<root>/unified` for v2, each
-/// kept when it passes `probe`. Both may be found (hybrid host); callers choose.
-pub fn pids_layout(sys_root: &Path, probe: PidsProbe) -> PidsLayout {
-    let v1 = sys_root.join("pids");
-    let v1_ok = match probe {
-        PidsProbe::Usable => v1.join("tasks").is_file(),
-        PidsProbe::Mounted => v1.is_dir(),
-    };
-    let v2 = [sys_root.to_path_buf(), sys_root.join("unified")]
-        .into_iter()
-        .find(|base| {
-            let controllers = base.join("cgroup.controllers");
-            match probe {
-                PidsProbe::Usable => {
-                    crate::fsread::read_string(&controllers, crate::fsread::LINE_MAX)
-                        .is_ok_and(|s| s.split_whitespace().any(|c| c == "pids"))
-                }
-                PidsProbe::Mounted => controllers.exists(),
-            }
-        });
-    PidsLayout {
-        v1: v1_ok.then_some(v1),
-        v2,
-    }
-}
-
-/// Finds the usable pids controller under a cgroup root (`/sys/fs/cgroup`): `pids/` (v1) when
-/// its `tasks` file exists, else the root itself or `unified/` when its `cgroup.controllers`
-/// lists `pids` ([`pids_layout`] with [`PidsProbe::Usable`]).
-pub fn pids_hierarchy(sys_root: &Path) -> Option<PidsHierarchy> {
-    let layout = pids_layout(sys_root, PidsProbe::Usable);
-    match (layout.v1, layout.v2) {
-        (Some(base), _) => Some(PidsHierarchy {
-            version: CgroupVersion::V1,
-            base,
-        }),
-        (None, Some(base)) => Some(PidsHierarchy {
-            version: CgroupVersion::V2,
-            base,
-        }),
-        (None, None) => None,
-    }
-}
-
 /// Whether `proc_root` shows the initial PID namespace: pid 2 is `kthreadd` with parent 0
 /// (kernel threads are visible only there).
 pub fn in_initial_pid_namespace(proc_root: &Path) -> bool {
-    match crate::fsread::read(&proc_root.join("2/stat"), crate::fsread::STAT_MAX) {
-        Ok(b) => crate::parse::parse_stat(&b)
+    match fsread::read(&proc_root.join("2/stat"), fsread::STAT_MAX) {
+        Ok(b) => parse::parse_stat(&b)
             .map(|s| s.comm == b"kthreadd" && s.ppid == 0)
             .unwrap_or(false),
         Err(_) => false,
@@ -256,22 +174,22 @@ impl Reader {
     }
 
     /// Reads `path` whole into the reused buffer (bounded: [`crate::fsread`], one-line files
-    /// at most [`crate::fsread::LINE_MAX`] bytes) and returns the number of bytes.
+    /// at most [`fsread::LINE_MAX`] bytes) and returns the number of bytes.
     fn read_file(&mut self, path: &Path) -> io::Result<usize> {
-        let mut f = crate::fsread::open(path)?;
-        crate::fsread::read_into(
+        let mut f = fsread::open(path)?;
+        fsread::read_into(
             &mut f,
             &mut self.buf,
-            crate::fsread::LINE_MAX,
-            crate::fsread::LINE_MAX,
+            fsread::LINE_MAX,
+            fsread::LINE_MAX,
             false,
         )
     }
 
     /// Counts the lines of a task list with the fixed buffer (never grown), at most
-    /// [`crate::fsread::TASK_LIST_MAX`] bytes.
+    /// [`fsread::TASK_LIST_MAX`] bytes.
     fn count_lines(&mut self, path: &Path) -> io::Result<u64> {
-        crate::fsread::count_lines(path, &mut self.buf, crate::fsread::TASK_LIST_MAX)
+        fsread::count_lines(path, &mut self.buf, fsread::TASK_LIST_MAX)
     }
 
     fn read_u64(&mut self, path: &Path) -> io::Result<u64> {
@@ -287,7 +205,7 @@ impl Reader {
         let n = self
             .read_file(&p)
             .map_err(|e| AccountingError::Read(p.clone(), e))?;
-        crate::parse::loadavg_tasks(&self.buf[..n]).ok_or_else(|| {
+        parse::loadavg_tasks(&self.buf[..n]).ok_or_else(|| {
             AccountingError::Read(p, io::Error::new(io::ErrorKind::InvalidData, "bad format"))
         })
     }

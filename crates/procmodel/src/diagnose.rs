@@ -1,9 +1,7 @@
 //! Why a parent holds zombies, and what to do about it: one cause line and one fix line.
 
 use crate::cgroup::{Attribution, Runtime};
-use crate::naming::ContainerName;
-use crate::scan::{printable, PodRef, Process, Snapshot, ZombieGroup};
-use crate::tracker::TimeSource;
+use crate::model::{printable, ContainerName, PodRef, Process, Snapshot, TimeSource, ZombieGroup};
 use serde::Serialize;
 
 /// The path at which the runtime wrapper `reaper-oci` puts reaper in front of a container's

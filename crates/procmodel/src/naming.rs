@@ -14,41 +14,12 @@
 //! Every path is read under a state root (default `/`) so tests can point at fabricated trees.
 //! Only the ids asked for are looked up, and every file read is bounded in size.
 
-use crate::cgroup::Runtime;
-use crate::scan::PodRef;
-use serde::Serialize;
+use crate::cgroup::{self, Runtime};
+use crate::fsread;
+use crate::model::{ContainerName, NameSource, PodRef};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
-
-/// Where a container name was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NameSource {
-    /// conmon's `-n` argument.
-    ConmonArgs,
-    /// podman's `containers.json`.
-    PodmanState,
-    /// Docker's `config.v2.json`.
-    DockerState,
-    /// The OCI bundle's annotations written by containerd's or CRI-O's CRI.
-    CriState,
-    /// kubelet's log symlinks or the pod's only log directory.
-    PodLogs,
-}
-
-/// A container's name and, for Kubernetes, its pod.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ContainerName {
-    /// The name the runtime shows (`podman ps`, `docker ps`, the pod spec's container name).
-    pub name: String,
-    /// The Kubernetes pod, when the source names it.
-    pub pod: Option<PodRef>,
-    /// Where the name came from.
-    pub source: NameSource,
-    /// The runtime the source belongs to, when it tells (a bare id in a cgroupfs path does not).
-    pub runtime: Option<Runtime>,
-}
 
 /// One container id to name.
 #[derive(Debug, Clone)]
@@ -70,7 +41,7 @@ const MAX_LOG_LINKS: usize = 100_000;
 
 fn read_bounded(path: &Path, max: u64) -> Option<Vec<u8>> {
     // Non-blocking, no symbolic link in place of the file, regular files only (crate::fsread).
-    let f = crate::fsread::open(path).ok()?;
+    let f = fsread::open(path).ok()?;
     if !f.metadata().ok()?.is_file() {
         return None;
     }
@@ -360,9 +331,10 @@ pub fn resolve_with(
             .unwrap_or_default();
         for w in missing(&out).into_iter().filter(|w| w.pod_uid.is_some()) {
             let uid = w.pod_uid.unwrap_or_default();
-            let Some((_, dir)) = dirs.iter().find(|(n, _)| {
-                crate::cgroup::parse_pod_log_dir(n).is_some_and(|(_, _, u)| u == uid)
-            }) else {
+            let Some((_, dir)) = dirs
+                .iter()
+                .find(|(n, _)| cgroup::parse_pod_log_dir(n).is_some_and(|(_, _, u)| u == uid))
+            else {
                 continue;
             };
             let containers: Vec<String> = std::fs::read_dir(dir)
