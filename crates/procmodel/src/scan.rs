@@ -33,7 +33,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::CString;
 use std::fmt;
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -108,38 +110,31 @@ impl std::error::Error for ScanError {
     }
 }
 
-struct ProcDir {
-    fd: libc::c_int,
-}
-
-impl Drop for ProcDir {
-    fn drop(&mut self) {
-        // SAFETY: fd was returned by open() and is closed once.
-        unsafe { libc::close(self.fd) };
-    }
-}
-
-fn cpath(p: &Path) -> io::Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-}
-
 /// Reads `dir/<pid>/stat` with openat+read+close into `buf` (see [`fsread::read_at`]);
 /// returns the length.
-fn read_stat_at(dirfd: libc::c_int, pid: i32, buf: &mut Vec<u8>) -> io::Result<usize> {
+fn read_stat_at(dir: BorrowedFd<'_>, pid: i32, buf: &mut Vec<u8>) -> io::Result<usize> {
     let mut name = [0u8; 32];
     let s = format_pid_stat(pid, &mut name);
     let name = std::ffi::CStr::from_bytes_with_nul(s)
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    fsread::read_at(dirfd, name, buf, fsread::STAT_FIRST, fsread::STAT_MAX)
+    fsread::read_at(dir, name, buf, fsread::STAT_FIRST, fsread::STAT_MAX)
 }
 
 /// The owner of `dir/<pid>` (one `fstatat`), read for zombies only.
-fn owner_at(dirfd: libc::c_int, pid: i32) -> Option<u32> {
+fn owner_at(dir: BorrowedFd<'_>, pid: i32) -> Option<u32> {
     let name = CString::new(pid.to_string()).ok()?;
     // SAFETY: a zeroed stat is a valid out-parameter.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: NUL-terminated name relative to an open directory fd, valid out pointer.
-    let r = unsafe { libc::fstatat(dirfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+    // SAFETY: NUL-terminated name relative to a directory descriptor open for the whole call,
+    // valid out pointer.
+    let r = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
     (r == 0).then_some(st.st_uid)
 }
 
@@ -193,18 +188,12 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
         path: proc_root.clone(),
         source,
     };
-    let dir_c = cpath(proc_root).map_err(fail)?;
-    // SAFETY: NUL-terminated path.
-    let fd = unsafe {
-        libc::open(
-            dir_c.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(fail(io::Error::last_os_error()));
-    }
-    let dir = ProcDir { fd };
+    let dir: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(proc_root)
+        .map_err(fail)?
+        .into();
     let mut pids: Vec<i32> = Vec::with_capacity(4096);
     for entry in std::fs::read_dir(proc_root).map_err(fail)? {
         let Ok(entry) = entry else { continue };
@@ -218,11 +207,11 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
     }
     pids.sort_unstable();
 
-    let (mut processes, mut errors) = read_all_stats(dir.fd, &pids, proc_root);
+    let (mut processes, mut errors) = read_all_stats(dir.as_fd(), &pids, proc_root);
     // The owner decides whether a zombie's exit status is real (see
     // `Snapshot::exit_code_reliable`): read it for the few zombies, not for every process.
     for p in processes.iter_mut().filter(|p| p.state == b'Z') {
-        p.uid = owner_at(dir.fd, p.pid);
+        p.uid = owner_at(dir.as_fd(), p.pid);
     }
     drop(dir);
 
@@ -475,7 +464,7 @@ const PARALLEL_MIN: usize = 4096;
 /// many (each thread takes a contiguous range, so the result stays sorted by pid). Each file
 /// costs `openat` + `read` + `close` whatever the thread count.
 fn read_all_stats(
-    dirfd: libc::c_int,
+    dir: BorrowedFd<'_>,
     pids: &[i32],
     proc_root: &Path,
 ) -> (Vec<Process>, ReadErrors) {
@@ -485,7 +474,7 @@ fn read_all_stats(
         1
     };
     if threads <= 1 {
-        return read_stats(dirfd, pids, proc_root, process_of);
+        return read_stats(dir, pids, proc_root, process_of);
     }
     // The threads keep the parsed fields only (a third of a `Process`): the peak memory of the
     // merge stays near that of a one-thread scan.
@@ -493,7 +482,7 @@ fn read_all_stats(
     let parts: Vec<(Vec<parse::StatFields>, ReadErrors)> = std::thread::scope(|s| {
         let handles: Vec<_> = pids
             .chunks(chunk)
-            .map(|c| s.spawn(move || read_stats(dirfd, c, proc_root, |s| s)))
+            .map(|c| s.spawn(move || read_stats(dir, c, proc_root, |s| s)))
             .collect();
         handles
             .into_iter()
@@ -545,7 +534,7 @@ fn process_of(s: parse::StatFields) -> Process {
 /// Reads and parses `<pid>/stat` of each of `pids`, keeping `make(fields)` of each; the pid of
 /// the directory is kept whatever the file says.
 fn read_stats<T>(
-    dirfd: libc::c_int,
+    dir: BorrowedFd<'_>,
     pids: &[i32],
     proc_root: &Path,
     make: impl Fn(parse::StatFields) -> T,
@@ -554,7 +543,7 @@ fn read_stats<T>(
     let mut out = Vec::with_capacity(pids.len());
     let mut buf = vec![0u8; fsread::STAT_FIRST];
     for &pid in pids {
-        match read_stat_at(dirfd, pid, &mut buf) {
+        match read_stat_at(dir, pid, &mut buf) {
             Ok(len) => match parse::parse_stat(&buf[..len]) {
                 Ok(s) => out.push(make(parse::StatFields { pid, ..s })),
                 Err(e) => {
