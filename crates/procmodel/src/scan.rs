@@ -4,8 +4,8 @@
 //!
 //! `procfs-core` 0.18 was considered. Its `Stat` decodes the command name with
 //! `String::from_utf8_lossy` (non-UTF-8 names are replaced, so two distinct names can collide)
-//! and its `Status` parser reads UTF-8 lines (a non-UTF-8 `Name:` fails the whole file). The
-//! issue requires comm as bytes, so the parsers here are hand-written ([`crate::parse`]).
+//! and its `Status` parser reads UTF-8 lines (a non-UTF-8 `Name:` fails the whole file). A
+//! command name must stay bytes, so the parsers here are hand-written ([`crate::parse`]).
 //! Reading is hand-written too, to control syscalls: the hot path does exactly
 //! `openat` + `read` + `close` of `/proc/PID/stat` per process (3 syscalls), into one reused
 //! fixed buffer that is also the bound ([`crate::fsread`]: `O_NONBLOCK | O_NOFOLLOW`, at most
@@ -25,7 +25,7 @@
 
 use crate::cgroup::{self, Runtime};
 use crate::fsread;
-use crate::model::{NodeBudget, PodRef, Process, ReadErrors, Snapshot};
+use crate::model::{ContainerName, NodeBudget, PodRef, Process, ReadErrors, Snapshot};
 use crate::naming;
 use crate::parse;
 use crate::pids;
@@ -181,47 +181,19 @@ pub fn pods_from_log_root(root: &Path) -> BTreeMap<String, PodRef> {
 ///
 /// Never fails because of a single process: vanished processes and unreadable files are counted
 /// in [`Snapshot::errors`]. Fails only when the `/proc` root cannot be listed.
+///
+/// The phases, in order: every process's `stat` (`read_processes`), the liveness of zombie
+/// leaders with threads, the details of the processes that matter (`read_details`), pods,
+/// the node's budget and clocks, container names, and last the pids counters of the cgroups
+/// holding zombies.
 pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
     let taken_at = SystemTime::now();
     let proc_root = &cfg.proc_root;
-    let fail = |source| ScanError {
+    let (mut processes, mut errors) = read_processes(proc_root).map_err(|source| ScanError {
         path: proc_root.clone(),
         source,
-    };
-    let dir: OwnedFd = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY)
-        .open(proc_root)
-        .map_err(fail)?
-        .into();
-    let mut pids: Vec<i32> = Vec::with_capacity(4096);
-    for entry in std::fs::read_dir(proc_root).map_err(fail)? {
-        let Ok(entry) = entry else { continue };
-        let name = entry.file_name();
-        let b = name.as_bytes();
-        if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
-            if let Ok(p) = std::str::from_utf8(b).unwrap_or("").parse() {
-                pids.push(p);
-            }
-        }
-    }
-    pids.sort_unstable();
-
-    let (mut processes, mut errors) = read_all_stats(dir.as_fd(), &pids, proc_root);
-    // The owner decides whether a zombie's exit status is real (see
-    // `Snapshot::exit_code_reliable`): read it for the few zombies, not for every process.
-    for p in processes.iter_mut().filter(|p| p.state == b'Z') {
-        p.uid = owner_at(dir.as_fd(), p.pid);
-    }
-    drop(dir);
-
-    // A Z leader with several threads: alive if any other task is not Z/X.
-    for p in processes.iter_mut() {
-        if p.state == b'Z' && p.num_threads > 1 {
-            p.exited_leader = has_live_thread(proc_root, p.pid, &mut errors);
-        }
-    }
-
+    })?;
+    mark_exited_leaders(proc_root, &mut processes, &mut errors);
     let index: HashMap<i32, usize> = processes
         .iter()
         .enumerate()
@@ -232,203 +204,18 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
         .filter(|p| p.is_zombie())
         .map(|p| p.pid)
         .collect();
-
-    // Details: zombies and their ancestors (or everyone).
-    let mut detail_set: BTreeSet<i32> = BTreeSet::new();
-    let mut cmdline_set: BTreeSet<i32> = BTreeSet::new();
-    match cfg.detail {
-        Detail::Minimal => {}
-        Detail::All => detail_set.extend(processes.iter().map(|p| p.pid)),
-        Detail::Zombies => {
-            for &z in &zombies {
-                let mut cur = Some(z);
-                while let Some(pid) = cur {
-                    if !detail_set.insert(pid) {
-                        break;
-                    }
-                    cur = index
-                        .get(&pid)
-                        .map(|&i| processes[i].ppid)
-                        .filter(|&pp| pp != 0 && pp != pid);
-                }
-                if let Some(&i) = index.get(&z) {
-                    cmdline_set.insert(processes[i].ppid);
-                }
-            }
-        }
-    }
     if cfg.detail != Detail::Minimal {
-        for &pid in &detail_set {
-            // A parent may be missing (exited, or outside this PID namespace).
-            let Some(&i) = index.get(&pid) else { continue };
-            let p = &mut processes[i];
-            let status_path = proc_root.join(format!("{pid}/status"));
-            match fsread::read(&status_path, fsread::STATUS_MAX) {
-                Ok(b) => {
-                    let st = parse::parse_status(&b);
-                    p.nspid = st.nspid;
-                    p.sig_cgt = st.sig_cgt;
-                    p.sig_ign = st.sig_ign;
-                    if st.uid.is_some() {
-                        p.uid = st.uid;
-                    }
-                }
-                Err(e) => errors.record(&status_path, &e),
-            }
-            let cg_path = proc_root.join(format!("{pid}/cgroup"));
-            match fsread::read(&cg_path, fsread::CGROUP_MAX) {
-                Ok(b) => {
-                    let lines = cgroup::parse_cgroup_file(&b);
-                    p.attribution = cgroup::preferred_line(&lines).map(|l| {
-                        let mut a = cgroup::attribute(&l.path);
-                        a.deleted |= l.deleted;
-                        a
-                    });
-                    p.cgroups = Some(lines);
-                }
-                Err(e) => errors.record(&cg_path, &e),
-            }
-            if p.is_zombie() {
-                // One small file per zombie: its exit time (absent without scheduler debug).
-                p.exit_sched_ms =
-                    fsread::read(&proc_root.join(format!("{pid}/sched")), fsread::STATUS_MAX)
-                        .ok()
-                        .and_then(|b| parse::sched_exec_start_ms(&b));
-            }
-            let is_runtime = p.comm == b"conmon" || p.comm.starts_with(b"containerd-shim");
-            if is_runtime {
-                cmdline_set.insert(pid);
-            }
-        }
-        // Zombies whose cgroup lines are all '/' (v1-only hosts): take the live parent's.
-        for &z in &zombies {
-            let zi = index[&z];
-            let rootish = processes[zi]
-                .cgroups
-                .as_deref()
-                .is_none_or(|l| l.iter().all(|l| l.path == "/"));
-            let Some(&pi) = index.get(&processes[zi].ppid) else {
-                continue;
-            };
-            let parent = &processes[pi];
-            if rootish && !parent.is_zombie() && parent.cgroup_path().is_some_and(|p| p != "/") {
-                let (cg, at) = (parent.cgroups.clone(), parent.attribution.clone());
-                let zp = &mut processes[zi];
-                zp.cgroups = cg;
-                zp.attribution = at;
-                zp.cgroup_from_parent = true;
-            }
-        }
-        for &pid in &cmdline_set {
-            let Some(&i) = index.get(&pid) else { continue };
-            let p = &mut processes[i];
-            // Never read cmdline of Z or D tasks: it is empty for zombies and can block for D.
-            if matches!(p.state, b'Z' | b'D' | b'X') {
-                continue;
-            }
-            let path = proc_root.join(format!("{pid}/cmdline"));
-            match fsread::read(&path, fsread::CMDLINE_MAX) {
-                Ok(b) => p.cmdline = Some(parse::split_cmdline(&b)),
-                Err(e) => errors.record(&path, &e),
-            }
-            // Where it sleeps: `do_wait` is a parent blocked in wait() (no handler needed).
-            p.wchan = fsread::read(&proc_root.join(format!("{pid}/wchan")), fsread::LINE_MAX)
-                .ok()
-                .map(|b| b.trim_ascii().to_vec());
-        }
-    }
-
-    // Pods: kubelet log directories, then conmon command lines.
-    let mut pods = cfg
-        .pods_log_root
-        .as_deref()
-        .map(pods_from_log_root)
-        .unwrap_or_default();
-    for p in &processes {
-        if let Some((_, pod, ns, uid)) = p.cmdline.as_deref().and_then(cgroup::conmon_pod_from_args)
-        {
-            pods.entry(uid).or_insert(PodRef {
-                namespace: ns,
-                name: pod,
-            });
-        }
-    }
-
-    let budget = NodeBudget {
-        loadavg_tasks: fsread::read(&proc_root.join("loadavg"), fsread::LINE_MAX)
-            .ok()
-            .and_then(|b| parse::loadavg_tasks(&b)),
-        scanned_tasks: processes.iter().map(|p| p.num_threads.max(1)).sum(),
-        zombies: zombies.len() as u64,
-        ..NodeBudget::read_limits(proc_root)
-    };
-
-    let uptime_seconds = fsread::read_string(&proc_root.join("uptime"), fsread::LINE_MAX)
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok());
-    let boot_time = fsread::read_string(&proc_root.join("stat"), fsread::PROC_STAT_MAX)
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())
-        });
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    // SAFETY: geteuid has no preconditions.
-    let reader_euid = unsafe { libc::geteuid() };
-
-    // Containers of the zombies and their ancestors, named as their runtime shows them.
-    let containers = {
-        let mut wanted: Vec<naming::Wanted<'_>> = Vec::new();
-        for p in &processes {
-            let Some(a) = &p.attribution else { continue };
-            let Some(id) = a.container_id.as_deref() else {
-                continue;
-            };
-            if !wanted.iter().any(|w| w.id == id) {
-                wanted.push(naming::Wanted {
-                    id,
-                    runtime: a.runtime,
-                    pod_uid: a.pod_uid.as_deref(),
-                });
-            }
-        }
-        let conmons: Vec<&[Vec<u8>]> = processes
-            .iter()
-            .filter(|p| p.comm == b"conmon")
-            .filter_map(|p| p.cmdline.as_deref())
-            .collect();
-        // A dockerd with its own data root keeps its containers' names there: read the command
-        // lines of the (few) dockerd processes when a container may be Docker's.
-        let dockerish = wanted.iter().any(|w| {
-            matches!(
-                w.runtime,
-                Some(Runtime::Docker) | Some(Runtime::ContainerdOrDocker)
-            )
-        });
-        let docker_roots: Vec<String> = if dockerish {
-            processes
-                .iter()
-                .filter(|p| p.comm == b"dockerd" && !matches!(p.state, b'Z' | b'D' | b'X'))
-                .filter_map(|p| {
-                    let path = proc_root.join(format!("{}/cmdline", p.pid));
-                    fsread::read(&path, fsread::CMDLINE_MAX).ok()
-                })
-                .filter_map(|b| naming::docker_data_root(&parse::split_cmdline(&b)))
-                .collect()
-        } else {
-            Vec::new()
+        let table = Table {
+            processes: &mut processes,
+            index: &index,
         };
-        naming::resolve_with(
-            &wanted,
-            &conmons,
-            &docker_roots,
-            cfg.state_root
-                .as_deref()
-                .unwrap_or(Path::new("/nonexistent")),
-            cfg.pods_log_root.as_deref(),
-        )
-    };
+        read_details(proc_root, cfg.detail, table, &zombies, &mut errors);
+    }
+    let pods = pods_of(cfg, &processes);
+    let budget = node_budget(proc_root, &processes, zombies.len());
+    let clock = Clock::read(proc_root);
+    let containers = name_containers(cfg, &processes);
+    // "Now" on the scheduler clock, read last so that every zombie's exit time is before it.
     let sched_now_ms = if zombies.is_empty() {
         None
     } else {
@@ -436,15 +223,14 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
             .ok()
             .and_then(|b| parse::sched_exec_start_ms(&b))
     };
-
     let mut snap = Snapshot {
         sched_now_ms,
         containers,
         taken_at,
-        uptime_seconds,
-        boot_time,
-        clock_ticks: if ticks > 0 { ticks as u64 } else { 100 },
-        reader_euid,
+        uptime_seconds: clock.uptime_seconds,
+        boot_time: clock.boot_time,
+        clock_ticks: clock.ticks,
+        reader_euid: clock.reader_euid,
         processes,
         zombies,
         budget,
@@ -455,6 +241,331 @@ pub fn scan(cfg: &ScanConfig) -> Result<Snapshot, ScanError> {
     };
     snap.cgroups = pids::read_cgroup_pids(&snap, &cfg.sys_root);
     Ok(snap)
+}
+
+/// The hot phase: lists the pids of `proc_root` and reads every `<pid>/stat` through one open
+/// directory, then the owner of each process in state Z (see
+/// [`Snapshot::exit_code_reliable`]: read for the few zombies, not for every process). Fails
+/// only when `proc_root` cannot be opened or listed.
+fn read_processes(proc_root: &Path) -> io::Result<(Vec<Process>, ReadErrors)> {
+    let dir: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(proc_root)?
+        .into();
+    let pids = list_pids(proc_root)?;
+    let (mut processes, errors) = read_all_stats(dir.as_fd(), &pids, proc_root);
+    for p in processes.iter_mut().filter(|p| p.state == b'Z') {
+        p.uid = owner_at(dir.as_fd(), p.pid);
+    }
+    Ok((processes, errors))
+}
+
+/// The numeric entries of `proc_root`, ascending.
+fn list_pids(proc_root: &Path) -> io::Result<Vec<i32>> {
+    let mut pids: Vec<i32> = Vec::with_capacity(4096);
+    for entry in std::fs::read_dir(proc_root)? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name();
+        let b = name.as_bytes();
+        if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
+            if let Ok(p) = std::str::from_utf8(b).unwrap_or("").parse() {
+                pids.push(p);
+            }
+        }
+    }
+    pids.sort_unstable();
+    Ok(pids)
+}
+
+/// A Z leader with several threads is alive if any other task is not Z/X: marks it
+/// [`Process::exited_leader`] (not a zombie).
+fn mark_exited_leaders(proc_root: &Path, processes: &mut [Process], errors: &mut ReadErrors) {
+    for p in processes.iter_mut() {
+        if p.state == b'Z' && p.num_threads > 1 {
+            p.exited_leader = has_live_thread(proc_root, p.pid, errors);
+        }
+    }
+}
+
+/// The processes of a scan with their index by pid, for the detail phase.
+struct Table<'a> {
+    processes: &'a mut [Process],
+    index: &'a HashMap<i32, usize>,
+}
+
+impl Table<'_> {
+    fn get_mut(&mut self, pid: i32) -> Option<&mut Process> {
+        let &i = self.index.get(&pid)?;
+        Some(&mut self.processes[i])
+    }
+}
+
+/// The detail phase: `status`, `cgroup` (and `sched` for zombies) of the processes that
+/// matter, the parent's cgroup for zombies that show none, then `cmdline` and `wchan` of the
+/// live parents of zombies and of conmon/shim processes.
+fn read_details(
+    proc_root: &Path,
+    detail: Detail,
+    mut table: Table<'_>,
+    zombies: &[i32],
+    errors: &mut ReadErrors,
+) {
+    let (detail_set, mut cmdline_set) = detail_targets(detail, &table, zombies);
+    for &pid in &detail_set {
+        // A parent may be missing (exited, or outside this PID namespace).
+        let Some(p) = table.get_mut(pid) else {
+            continue;
+        };
+        read_status_and_cgroup(proc_root, p, errors);
+        let is_runtime = p.comm == b"conmon" || p.comm.starts_with(b"containerd-shim");
+        if is_runtime {
+            cmdline_set.insert(pid);
+        }
+    }
+    inherit_parent_cgroups(&mut table, zombies);
+    for &pid in &cmdline_set {
+        if let Some(p) = table.get_mut(pid) {
+            read_cmdline_and_wchan(proc_root, p, errors);
+        }
+    }
+}
+
+/// Which processes get `status` and `cgroup` read (zombies and their ancestors, or everyone
+/// with [`Detail::All`]), and which `cmdline` (the parents of zombies).
+fn detail_targets(
+    detail: Detail,
+    table: &Table<'_>,
+    zombies: &[i32],
+) -> (BTreeSet<i32>, BTreeSet<i32>) {
+    let mut detail_set: BTreeSet<i32> = BTreeSet::new();
+    let mut cmdline_set: BTreeSet<i32> = BTreeSet::new();
+    let ppid = |pid: i32| table.index.get(&pid).map(|&i| table.processes[i].ppid);
+    match detail {
+        Detail::Minimal => {}
+        Detail::All => detail_set.extend(table.processes.iter().map(|p| p.pid)),
+        Detail::Zombies => {
+            for &z in zombies {
+                let mut cur = Some(z);
+                while let Some(pid) = cur {
+                    if !detail_set.insert(pid) {
+                        break;
+                    }
+                    cur = ppid(pid).filter(|&pp| pp != 0 && pp != pid);
+                }
+                if let Some(pp) = ppid(z) {
+                    cmdline_set.insert(pp);
+                }
+            }
+        }
+    }
+    (detail_set, cmdline_set)
+}
+
+/// Reads `status` (namespaced pids, signal masks, real uid) and `cgroup` (lines and
+/// attribution) of `p`, and the exit time of a zombie from its `sched`.
+fn read_status_and_cgroup(proc_root: &Path, p: &mut Process, errors: &mut ReadErrors) {
+    let pid = p.pid;
+    let status_path = proc_root.join(format!("{pid}/status"));
+    match fsread::read(&status_path, fsread::STATUS_MAX) {
+        Ok(b) => {
+            let st = parse::parse_status(&b);
+            p.nspid = st.nspid;
+            p.sig_cgt = st.sig_cgt;
+            p.sig_ign = st.sig_ign;
+            if st.uid.is_some() {
+                p.uid = st.uid;
+            }
+        }
+        Err(e) => errors.record(&status_path, &e),
+    }
+    let cg_path = proc_root.join(format!("{pid}/cgroup"));
+    match fsread::read(&cg_path, fsread::CGROUP_MAX) {
+        Ok(b) => {
+            let lines = cgroup::parse_cgroup_file(&b);
+            p.attribution = cgroup::preferred_line(&lines).map(|l| {
+                let mut a = cgroup::attribute(&l.path);
+                a.deleted |= l.deleted;
+                a
+            });
+            p.cgroups = Some(lines);
+        }
+        Err(e) => errors.record(&cg_path, &e),
+    }
+    if p.is_zombie() {
+        // One small file per zombie: its exit time (absent without scheduler debug).
+        p.exit_sched_ms = fsread::read(&proc_root.join(format!("{pid}/sched")), fsread::STATUS_MAX)
+            .ok()
+            .and_then(|b| parse::sched_exec_start_ms(&b));
+    }
+}
+
+/// Zombies whose cgroup lines are all `/` (v1-only hosts) take their live parent's lines and
+/// attribution ([`Process::cgroup_from_parent`]).
+fn inherit_parent_cgroups(table: &mut Table<'_>, zombies: &[i32]) {
+    for &z in zombies {
+        let zi = table.index[&z];
+        let zp = &table.processes[zi];
+        let rootish = zp
+            .cgroups
+            .as_deref()
+            .is_none_or(|l| l.iter().all(|l| l.path == "/"));
+        let Some(&pi) = table.index.get(&zp.ppid) else {
+            continue;
+        };
+        let parent = &table.processes[pi];
+        if rootish && !parent.is_zombie() && parent.cgroup_path().is_some_and(|p| p != "/") {
+            let (cg, at) = (parent.cgroups.clone(), parent.attribution.clone());
+            let zp = &mut table.processes[zi];
+            zp.cgroups = cg;
+            zp.attribution = at;
+            zp.cgroup_from_parent = true;
+        }
+    }
+}
+
+/// Reads `cmdline` and `wchan` of a live process (never of a Z or D task: the command line is
+/// empty for zombies and can block for D).
+fn read_cmdline_and_wchan(proc_root: &Path, p: &mut Process, errors: &mut ReadErrors) {
+    if matches!(p.state, b'Z' | b'D' | b'X') {
+        return;
+    }
+    let pid = p.pid;
+    let path = proc_root.join(format!("{pid}/cmdline"));
+    match fsread::read(&path, fsread::CMDLINE_MAX) {
+        Ok(b) => p.cmdline = Some(parse::split_cmdline(&b)),
+        Err(e) => errors.record(&path, &e),
+    }
+    // Where it sleeps: `do_wait` is a parent blocked in wait() (no handler needed).
+    p.wchan = fsread::read(&proc_root.join(format!("{pid}/wchan")), fsread::LINE_MAX)
+        .ok()
+        .map(|b| b.trim_ascii().to_vec());
+}
+
+/// Pods by UID: kubelet's log directories, then conmon command lines.
+fn pods_of(cfg: &ScanConfig, processes: &[Process]) -> BTreeMap<String, PodRef> {
+    let mut pods = cfg
+        .pods_log_root
+        .as_deref()
+        .map(pods_from_log_root)
+        .unwrap_or_default();
+    for p in processes {
+        if let Some((_, pod, ns, uid)) = p.cmdline.as_deref().and_then(cgroup::conmon_pod_from_args)
+        {
+            pods.entry(uid).or_insert(PodRef {
+                namespace: ns,
+                name: pod,
+            });
+        }
+    }
+    pods
+}
+
+/// The node's task limits and counts: `loadavg`'s total, the scanned threads, the zombies.
+fn node_budget(proc_root: &Path, processes: &[Process], zombies: usize) -> NodeBudget {
+    NodeBudget {
+        loadavg_tasks: fsread::read(&proc_root.join("loadavg"), fsread::LINE_MAX)
+            .ok()
+            .and_then(|b| parse::loadavg_tasks(&b)),
+        scanned_tasks: processes.iter().map(|p| p.num_threads.max(1)).sum(),
+        zombies: zombies as u64,
+        ..NodeBudget::read_limits(proc_root)
+    }
+}
+
+/// The clocks against which ages are measured, and who reads.
+struct Clock {
+    uptime_seconds: Option<f64>,
+    boot_time: Option<u64>,
+    ticks: u64,
+    reader_euid: u32,
+}
+
+impl Clock {
+    /// `uptime`, `btime` of `stat`, the clock tick rate and the reader's effective uid.
+    fn read(proc_root: &Path) -> Clock {
+        let uptime_seconds = fsread::read_string(&proc_root.join("uptime"), fsread::LINE_MAX)
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok());
+        let boot_time = fsread::read_string(&proc_root.join("stat"), fsread::PROC_STAT_MAX)
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())
+            });
+        // SAFETY: sysconf has no preconditions.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        // SAFETY: geteuid has no preconditions.
+        let reader_euid = unsafe { libc::geteuid() };
+        Clock {
+            uptime_seconds,
+            boot_time,
+            ticks: if ticks > 0 { ticks as u64 } else { 100 },
+            reader_euid,
+        }
+    }
+}
+
+/// Names of the containers of the zombies and their ancestors, as their runtime shows them
+/// ([`naming::resolve_with`]).
+fn name_containers(cfg: &ScanConfig, processes: &[Process]) -> BTreeMap<String, ContainerName> {
+    let mut wanted: Vec<naming::Wanted<'_>> = Vec::new();
+    for p in processes {
+        let Some(a) = &p.attribution else { continue };
+        let Some(id) = a.container_id.as_deref() else {
+            continue;
+        };
+        if !wanted.iter().any(|w| w.id == id) {
+            wanted.push(naming::Wanted {
+                id,
+                runtime: a.runtime,
+                pod_uid: a.pod_uid.as_deref(),
+            });
+        }
+    }
+    let conmons: Vec<&[Vec<u8>]> = processes
+        .iter()
+        .filter(|p| p.comm == b"conmon")
+        .filter_map(|p| p.cmdline.as_deref())
+        .collect();
+    let docker_roots = docker_data_roots(&cfg.proc_root, processes, &wanted);
+    naming::resolve_with(
+        &wanted,
+        &conmons,
+        &docker_roots,
+        cfg.state_root
+            .as_deref()
+            .unwrap_or(Path::new("/nonexistent")),
+        cfg.pods_log_root.as_deref(),
+    )
+}
+
+/// A dockerd with its own data root keeps its containers' names there: the data roots from
+/// the command lines of the (few) dockerd processes, read only when a wanted container may be
+/// Docker's.
+fn docker_data_roots(
+    proc_root: &Path,
+    processes: &[Process],
+    wanted: &[naming::Wanted<'_>],
+) -> Vec<String> {
+    let dockerish = wanted.iter().any(|w| {
+        matches!(
+            w.runtime,
+            Some(Runtime::Docker) | Some(Runtime::ContainerdOrDocker)
+        )
+    });
+    if !dockerish {
+        return Vec::new();
+    }
+    processes
+        .iter()
+        .filter(|p| p.comm == b"dockerd" && !matches!(p.state, b'Z' | b'D' | b'X'))
+        .filter_map(|p| {
+            let path = proc_root.join(format!("{}/cmdline", p.pid));
+            fsread::read(&path, fsread::CMDLINE_MAX).ok()
+        })
+        .filter_map(|b| naming::docker_data_root(&parse::split_cmdline(&b)))
+        .collect()
 }
 
 /// Below this many processes the scan reads `stat` files on one thread.
