@@ -147,6 +147,19 @@ impl std::fmt::Display for AccountingError {
 
 impl std::error::Error for AccountingError {}
 
+/// Subtree sums: children come after their parent in pre-order, so a reverse pass accumulates
+/// each cgroup's subtree into its parent.
+fn sum_subtrees(cgroups: &mut [CgroupCount]) {
+    for i in (0..cgroups.len()).rev() {
+        let c = &mut cgroups[i];
+        c.subtree_tasks += c.tasks;
+        let (sub, parent) = (c.subtree_tasks, c.parent);
+        if let Some(p) = parent {
+            cgroups[p].subtree_tasks += sub;
+        }
+    }
+}
+
 /// Reads the accounting; keeps one buffer across walks (no allocation per file).
 #[derive(Debug)]
 pub struct Reader {
@@ -215,59 +228,54 @@ impl Reader {
     pub fn read(&mut self) -> Result<Accounting, AccountingError> {
         let h = pids_hierarchy(&self.sys_root)
             .ok_or_else(|| AccountingError::NoPidsController(self.sys_root.clone()))?;
-        let tasks_file = h.tasks_file();
         let mut errors = ReadErrors::default();
         let before = self.nr_threads()?;
-        let root_tasks = h.base.join(tasks_file);
+        let root_tasks = h.base.join(h.tasks_file());
         let t = self
             .count_lines(&root_tasks)
             .map_err(|e| AccountingError::Read(root_tasks, e))?;
-        let mut cgroups = vec![CgroupCount {
+        let root = CgroupCount {
             path: "/".into(),
             parent: None,
             tasks: t,
             subtree_tasks: 0,
             current: None,
-        }];
+        };
+        let (mut cgroups, dirs, truncated) = self.walk(&h, root, &mut errors);
+        sum_subtrees(&mut cgroups);
+        self.reread_positive(&mut cgroups, &dirs);
+        let after = self.nr_threads()?;
+        let listed_tasks = cgroups.iter().map(|c| c.tasks).sum();
+        Ok(Accounting {
+            hierarchy: h,
+            cgroups,
+            nr_threads_before: before,
+            nr_threads_after: after,
+            listed_tasks,
+            truncated,
+            errors,
+        })
+    }
+
+    /// The pre-order walk below the root, with an explicit stack of (index of the parent,
+    /// directory): every cgroup's `pids.current` and task count, with its directory, and
+    /// whether the walk stopped at the bound.
+    fn walk(
+        &mut self,
+        h: &PidsHierarchy,
+        root: CgroupCount,
+        errors: &mut ReadErrors,
+    ) -> (Vec<CgroupCount>, Vec<PathBuf>, bool) {
+        let mut cgroups = vec![root];
         let mut dirs = vec![h.base.clone()];
-        let mut truncated = false;
-        // Pre-order walk with an explicit stack of (index of the parent, directory).
         let mut stack: Vec<(usize, PathBuf)> = Vec::new();
-        self.push_children(0, &h.base, &mut stack, &mut errors);
+        self.push_children(0, &h.base, &mut stack, errors);
         while let Some((parent, dir)) = stack.pop() {
             if cgroups.len() >= self.max_cgroups {
-                truncated = true;
-                break;
+                return (cgroups, dirs, true);
             }
-            let current = match self.read_u64(&dir.join("pids.current")) {
-                Ok(v) => Some(v),
-                Err(e) if e.kind() == io::ErrorKind::NotFound && h.version == CgroupVersion::V2 => {
-                    // v2 cgroup without the pids controller enabled: its tasks are charged
-                    // to the nearest ancestor that has it.
-                    if dir.is_dir() {
-                        None
-                    } else {
-                        errors.vanished += 1;
-                        continue;
-                    }
-                }
-                Err(e) => {
-                    errors.record(&dir.join("pids.current"), &e);
-                    if e.kind() == io::ErrorKind::NotFound {
-                        continue;
-                    }
-                    None
-                }
-            };
-            let tasks = match self.count_lines(&dir.join(tasks_file)) {
-                Ok(n) => n,
-                Err(e) => {
-                    errors.record(&dir.join(tasks_file), &e);
-                    if e.kind() == io::ErrorKind::NotFound {
-                        continue;
-                    }
-                    0
-                }
+            let Some((current, tasks)) = self.read_cgroup(h, &dir, errors) else {
+                continue;
             };
             let rel = dir
                 .strip_prefix(&h.base)
@@ -281,22 +289,58 @@ impl Reader {
                 subtree_tasks: 0,
                 current,
             });
-            self.push_children(i, &dir, &mut stack, &mut errors);
+            self.push_children(i, &dir, &mut stack, errors);
             dirs.push(dir);
         }
-        // Subtree sums: children come after their parent in pre-order, so a reverse pass
-        // accumulates each cgroup's subtree into its parent.
-        for i in (0..cgroups.len()).rev() {
-            let c = &mut cgroups[i];
-            c.subtree_tasks += c.tasks;
-            let (sub, parent) = (c.subtree_tasks, c.parent);
-            if let Some(p) = parent {
-                cgroups[p].subtree_tasks += sub;
+        (cgroups, dirs, false)
+    }
+
+    /// `pids.current` (`None` when unknown) and the task count of the cgroup `dir`; `None` when
+    /// the cgroup vanished during the walk.
+    fn read_cgroup(
+        &mut self,
+        h: &PidsHierarchy,
+        dir: &Path,
+        errors: &mut ReadErrors,
+    ) -> Option<(Option<u64>, u64)> {
+        let tasks_file = h.tasks_file();
+        let current = match self.read_u64(&dir.join("pids.current")) {
+            Ok(v) => Some(v),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && h.version == CgroupVersion::V2 => {
+                // v2 cgroup without the pids controller enabled: its tasks are charged
+                // to the nearest ancestor that has it.
+                if dir.is_dir() {
+                    None
+                } else {
+                    errors.vanished += 1;
+                    return None;
+                }
             }
-        }
-        // A positive difference may come from a reap during the walk: re-read pids.current
-        // now that the subtree has been listed and keep the smaller value.
-        for (c, dir) in cgroups.iter_mut().zip(&dirs) {
+            Err(e) => {
+                errors.record(&dir.join("pids.current"), &e);
+                if e.kind() == io::ErrorKind::NotFound {
+                    return None;
+                }
+                None
+            }
+        };
+        let tasks = match self.count_lines(&dir.join(tasks_file)) {
+            Ok(n) => n,
+            Err(e) => {
+                errors.record(&dir.join(tasks_file), &e);
+                if e.kind() == io::ErrorKind::NotFound {
+                    return None;
+                }
+                0
+            }
+        };
+        Some((current, tasks))
+    }
+
+    /// A positive difference may come from a reap during the walk: re-reads `pids.current` now
+    /// that the subtree has been listed and keeps the smaller value.
+    fn reread_positive(&mut self, cgroups: &mut [CgroupCount], dirs: &[PathBuf]) {
+        for (c, dir) in cgroups.iter_mut().zip(dirs) {
             if let Some(cur) = c.current {
                 if cur > c.subtree_tasks {
                     if let Ok(again) = self.read_u64(&dir.join("pids.current")) {
@@ -305,17 +349,6 @@ impl Reader {
                 }
             }
         }
-        let after = self.nr_threads()?;
-        let listed_tasks = cgroups.iter().map(|c| c.tasks).sum();
-        Ok(Accounting {
-            hierarchy: h,
-            cgroups,
-            nr_threads_before: before,
-            nr_threads_after: after,
-            listed_tasks,
-            truncated,
-            errors,
-        })
     }
 
     fn push_children(
