@@ -124,7 +124,14 @@ impl PidsCounters {
 /// under `sys_root` (v1 `pids` hierarchy or v2), sorted by path.
 pub fn read_cgroup_pids(snap: &Snapshot, sys_root: &Path) -> Vec<CgroupPids> {
     let layout = pids_layout(sys_root, PidsProbe::Mounted);
-    // (version, path) -> zombies in subtree
+    zombie_scopes(snap, &layout)
+        .into_iter()
+        .map(|((path, ver), zombies)| scope_counters(path, ver, zombies, &layout))
+        .collect()
+}
+
+/// Zombies in the subtree of every cgroup holding one, by (path, hierarchy version 1 or 2).
+fn zombie_scopes(snap: &Snapshot, layout: &PidsLayout) -> BTreeMap<(String, u8), u64> {
     let mut scopes: BTreeMap<(String, u8), u64> = BTreeMap::new();
     for z in snap.zombie_processes() {
         let Some(lines) = &z.cgroups else { continue };
@@ -167,43 +174,44 @@ pub fn read_cgroup_pids(snap: &Snapshot, sys_root: &Path) -> Vec<CgroupPids> {
             }
         }
     }
-    let mut out = Vec::new();
-    for ((path, ver), zombies) in scopes {
-        let (version, base) = if ver == 1 {
-            (CgroupVersion::V1, &layout.v1)
-        } else {
-            (CgroupVersion::V2, &layout.v2)
-        };
-        let attribution = cgroup::attribute(&path);
-        let kind = if attribution.container_id.is_some() {
-            ScopeKind::Container
-        } else if cgroup::pod_cgroup(&path).as_deref() == Some(path.as_str()) {
-            ScopeKind::Pod
-        } else {
-            ScopeKind::Other
-        };
-        let (mut pids, mut events_max) = (PidsCounters::default(), None);
-        if let Some(base) = base {
-            let dir = base.join(path.trim_start_matches('/'));
-            pids = PidsCounters::read(&dir);
-            events_max = fsread::read_string(&dir.join("pids.events"), fsread::LINE_MAX)
-                .ok()
-                .and_then(|s| {
-                    s.lines()
-                        .find_map(|l| l.strip_prefix("max ")?.trim().parse().ok())
-                });
-        }
-        out.push(CgroupPids {
-            path,
-            version,
-            kind,
-            current: pids.current,
-            max: pids.max,
-            events_max,
-            readable: pids.readable,
-            zombies,
-            attribution,
-        });
+    scopes
+}
+
+/// The counters of the cgroup `path` in hierarchy `ver` (1 or 2) holding `zombies`.
+fn scope_counters(path: String, ver: u8, zombies: u64, layout: &PidsLayout) -> CgroupPids {
+    let (version, base) = if ver == 1 {
+        (CgroupVersion::V1, &layout.v1)
+    } else {
+        (CgroupVersion::V2, &layout.v2)
+    };
+    let attribution = cgroup::attribute(&path);
+    let kind = if attribution.container_id.is_some() {
+        ScopeKind::Container
+    } else if cgroup::pod_cgroup(&path).as_deref() == Some(path.as_str()) {
+        ScopeKind::Pod
+    } else {
+        ScopeKind::Other
+    };
+    let (mut pids, mut events_max) = (PidsCounters::default(), None);
+    if let Some(base) = base {
+        let dir = base.join(path.trim_start_matches('/'));
+        pids = PidsCounters::read(&dir);
+        events_max = fsread::read_string(&dir.join("pids.events"), fsread::LINE_MAX)
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("max ")?.trim().parse().ok())
+            });
     }
-    out
+    CgroupPids {
+        path,
+        version,
+        kind,
+        current: pids.current,
+        max: pids.max,
+        events_max,
+        readable: pids.readable,
+        zombies,
+        attribution,
+    }
 }
