@@ -14,8 +14,8 @@
 //!   threads, start time, exit status, uid; NSpid, cgroups, [`cgroup::Attribution`] and cmdline
 //!   where needed), the zombies, the [`NodeBudget`], per-cgroup [`CgroupPids`], pod names and
 //!   [`ReadErrors`].
-//! * [`model`]: the snapshot's types and queries; every other module depends on it, never the
-//!   reverse (scan → model ← accounting).
+//! * [`model`]: the snapshot's types and queries; the modules that fill or read a snapshot
+//!   depend on it, never the reverse (scan → model ← accounting).
 //! * [`accounting`]: zombie counts per cgroup and node-wide from `pids.current`, the cgroup
 //!   task lists and `/proc/loadavg`, without a `/proc` scan (cost proportional to cgroups).
 //! * [`pids`]: where the pids controller is mounted and what its counters read.

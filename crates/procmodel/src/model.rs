@@ -2,9 +2,10 @@
 //! [`CgroupPids`], [`NodeBudget`], [`ReadErrors`], pod and container names), with the queries
 //! on it (ages, ancestry, groups by parent).
 //!
-//! Every other module depends on this one, never the reverse: [`crate::scan`] fills a
-//! [`Snapshot`], [`crate::accounting`] and [`crate::pids`] count into its types,
-//! [`crate::diagnose`], [`crate::tracker`] and [`crate::naming`] read them.
+//! Data flows one way: [`scan`](mod@crate::scan) fills a [`Snapshot`], [`crate::accounting`]
+//! and [`crate::pids`] count into its types, [`crate::diagnose`], [`crate::tracker`] and
+//! [`crate::naming`] read them; this module itself depends only on the leaves
+//! ([`crate::cgroup`], [`crate::parse`], [`crate::fsread`]).
 
 use crate::cgroup::{self, Attribution, CgroupLine, Runtime};
 use crate::fsread;
