@@ -4,7 +4,7 @@
 //! (lossy) strings.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use procmodel::scan::printable;
+use procmodel::model::printable;
 
 /// Inverse of `printable` on its own output.
 fn unescape(s: &str) -> String {

@@ -39,103 +39,21 @@
 //! show the pids of the reader's namespace, and a hidden thread would be counted as a zombie.
 //! [`in_initial_pid_namespace`] checks it.
 
-use crate::scan::{CgroupVersion, ReadErrors};
+use crate::fsread;
+use crate::model::{CgroupVersion, ReadErrors};
+use crate::parse;
+use crate::pids::{pids_hierarchy, PidsHierarchy};
 use std::io;
 use std::path::{Path, PathBuf};
 
 /// Default bound on the cgroups walked, so a strange tree cannot make a scrape unbounded.
 pub const MAX_CGROUPS: usize = 20_000;
 
-/// Where the pids controller is: the v1 `pids` hierarchy, or a v2 root with `pids` available.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PidsHierarchy {
-    /// v1 or v2.
-    pub version: CgroupVersion,
-    /// Directory of the hierarchy's root cgroup.
-    pub base: PathBuf,
-}
-
-impl PidsHierarchy {
-    /// The task list file name: `tasks` (v1) or `cgroup.threads` (v2).
-    pub fn tasks_file(&self) -> &'static str {
-        match self.version {
-            CgroupVersion::V1 => "tasks",
-            CgroupVersion::V2 => "cgroup.threads",
-        }
-    }
-}
-
-/// How [`pids_layout`] decides that a candidate directory holds the pids controller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PidsProbe {
-    /// Usable for the accounting walk: the v1 `pids/tasks` is a file; a v2 root's
-    /// `cgroup.controllers` lists `pids`.
-    Usable,
-    /// Only mounted: `pids/` is a directory (no `tasks` file needed); a v2 root has a
-    /// `cgroup.controllers` file, whatever it lists. Enough to resolve cgroup paths under it.
-    Mounted,
-}
-
-/// The hierarchies under a cgroup root (`/sys/fs/cgroup`) that may hold the pids controller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PidsLayout {
-    /// The v1 `pids` hierarchy: `<root>/pids`.
-    pub v1: Option<PathBuf>,
-    /// The v2 root: `<root>` itself, else `<root>/unified` (hybrid host).
-    pub v2: Option<PathBuf>,
-}
-
-/// Finds the pids controller under a cgroup root (`/sys/fs/cgroup`), the one lookup behind
-/// [`pids_hierarchy`] (accounting), the scan's per-cgroup `pids.*` reads and the agent's
-/// `kubepods` walk: `<root>/pids` for v1, and `<root>` or else `<root>/unified` for v2, each
-/// kept when it passes `probe`. Both may be found (hybrid host); callers choose.
-pub fn pids_layout(sys_root: &Path, probe: PidsProbe) -> PidsLayout {
-    let v1 = sys_root.join("pids");
-    let v1_ok = match probe {
-        PidsProbe::Usable => v1.join("tasks").is_file(),
-        PidsProbe::Mounted => v1.is_dir(),
-    };
-    let v2 = [sys_root.to_path_buf(), sys_root.join("unified")]
-        .into_iter()
-        .find(|base| {
-            let controllers = base.join("cgroup.controllers");
-            match probe {
-                PidsProbe::Usable => {
-                    crate::fsread::read_string(&controllers, crate::fsread::LINE_MAX)
-                        .is_ok_and(|s| s.split_whitespace().any(|c| c == "pids"))
-                }
-                PidsProbe::Mounted => controllers.exists(),
-            }
-        });
-    PidsLayout {
-        v1: v1_ok.then_some(v1),
-        v2,
-    }
-}
-
-/// Finds the usable pids controller under a cgroup root (`/sys/fs/cgroup`): `pids/` (v1) when
-/// its `tasks` file exists, else the root itself or `unified/` when its `cgroup.controllers`
-/// lists `pids` ([`pids_layout`] with [`PidsProbe::Usable`]).
-pub fn pids_hierarchy(sys_root: &Path) -> Option<PidsHierarchy> {
-    let layout = pids_layout(sys_root, PidsProbe::Usable);
-    match (layout.v1, layout.v2) {
-        (Some(base), _) => Some(PidsHierarchy {
-            version: CgroupVersion::V1,
-            base,
-        }),
-        (None, Some(base)) => Some(PidsHierarchy {
-            version: CgroupVersion::V2,
-            base,
-        }),
-        (None, None) => None,
-    }
-}
-
 /// Whether `proc_root` shows the initial PID namespace: pid 2 is `kthreadd` with parent 0
 /// (kernel threads are visible only there).
 pub fn in_initial_pid_namespace(proc_root: &Path) -> bool {
-    match crate::fsread::read(&proc_root.join("2/stat"), crate::fsread::STAT_MAX) {
-        Ok(b) => crate::parse::parse_stat(&b)
+    match fsread::read(&proc_root.join("2/stat"), fsread::STAT_MAX) {
+        Ok(b) => parse::parse_stat(&b)
             .map(|s| s.comm == b"kthreadd" && s.ppid == 0)
             .unwrap_or(false),
         Err(_) => false,
@@ -229,6 +147,19 @@ impl std::fmt::Display for AccountingError {
 
 impl std::error::Error for AccountingError {}
 
+/// Subtree sums: children come after their parent in pre-order, so a reverse pass accumulates
+/// each cgroup's subtree into its parent.
+fn sum_subtrees(cgroups: &mut [CgroupCount]) {
+    for i in (0..cgroups.len()).rev() {
+        let c = &mut cgroups[i];
+        c.subtree_tasks += c.tasks;
+        let (sub, parent) = (c.subtree_tasks, c.parent);
+        if let Some(p) = parent {
+            cgroups[p].subtree_tasks += sub;
+        }
+    }
+}
+
 /// Reads the accounting; keeps one buffer across walks (no allocation per file).
 #[derive(Debug)]
 pub struct Reader {
@@ -256,22 +187,22 @@ impl Reader {
     }
 
     /// Reads `path` whole into the reused buffer (bounded: [`crate::fsread`], one-line files
-    /// at most [`crate::fsread::LINE_MAX`] bytes) and returns the number of bytes.
+    /// at most [`fsread::LINE_MAX`] bytes) and returns the number of bytes.
     fn read_file(&mut self, path: &Path) -> io::Result<usize> {
-        let mut f = crate::fsread::open(path)?;
-        crate::fsread::read_into(
+        let mut f = fsread::open(path)?;
+        fsread::read_into(
             &mut f,
             &mut self.buf,
-            crate::fsread::LINE_MAX,
-            crate::fsread::LINE_MAX,
+            fsread::LINE_MAX,
+            fsread::LINE_MAX,
             false,
         )
     }
 
     /// Counts the lines of a task list with the fixed buffer (never grown), at most
-    /// [`crate::fsread::TASK_LIST_MAX`] bytes.
+    /// [`fsread::TASK_LIST_MAX`] bytes.
     fn count_lines(&mut self, path: &Path) -> io::Result<u64> {
-        crate::fsread::count_lines(path, &mut self.buf, crate::fsread::TASK_LIST_MAX)
+        fsread::count_lines(path, &mut self.buf, fsread::TASK_LIST_MAX)
     }
 
     fn read_u64(&mut self, path: &Path) -> io::Result<u64> {
@@ -287,7 +218,7 @@ impl Reader {
         let n = self
             .read_file(&p)
             .map_err(|e| AccountingError::Read(p.clone(), e))?;
-        crate::parse::loadavg_tasks(&self.buf[..n]).ok_or_else(|| {
+        parse::loadavg_tasks(&self.buf[..n]).ok_or_else(|| {
             AccountingError::Read(p, io::Error::new(io::ErrorKind::InvalidData, "bad format"))
         })
     }
@@ -297,59 +228,54 @@ impl Reader {
     pub fn read(&mut self) -> Result<Accounting, AccountingError> {
         let h = pids_hierarchy(&self.sys_root)
             .ok_or_else(|| AccountingError::NoPidsController(self.sys_root.clone()))?;
-        let tasks_file = h.tasks_file();
         let mut errors = ReadErrors::default();
         let before = self.nr_threads()?;
-        let root_tasks = h.base.join(tasks_file);
+        let root_tasks = h.base.join(h.tasks_file());
         let t = self
             .count_lines(&root_tasks)
             .map_err(|e| AccountingError::Read(root_tasks, e))?;
-        let mut cgroups = vec![CgroupCount {
+        let root = CgroupCount {
             path: "/".into(),
             parent: None,
             tasks: t,
             subtree_tasks: 0,
             current: None,
-        }];
+        };
+        let (mut cgroups, dirs, truncated) = self.walk(&h, root, &mut errors);
+        sum_subtrees(&mut cgroups);
+        self.reread_positive(&mut cgroups, &dirs);
+        let after = self.nr_threads()?;
+        let listed_tasks = cgroups.iter().map(|c| c.tasks).sum();
+        Ok(Accounting {
+            hierarchy: h,
+            cgroups,
+            nr_threads_before: before,
+            nr_threads_after: after,
+            listed_tasks,
+            truncated,
+            errors,
+        })
+    }
+
+    /// The pre-order walk below the root, with an explicit stack of (index of the parent,
+    /// directory): every cgroup's `pids.current` and task count, with its directory, and
+    /// whether the walk stopped at the bound.
+    fn walk(
+        &mut self,
+        h: &PidsHierarchy,
+        root: CgroupCount,
+        errors: &mut ReadErrors,
+    ) -> (Vec<CgroupCount>, Vec<PathBuf>, bool) {
+        let mut cgroups = vec![root];
         let mut dirs = vec![h.base.clone()];
-        let mut truncated = false;
-        // Pre-order walk with an explicit stack of (index of the parent, directory).
         let mut stack: Vec<(usize, PathBuf)> = Vec::new();
-        self.push_children(0, &h.base, &mut stack, &mut errors);
+        self.push_children(0, &h.base, &mut stack, errors);
         while let Some((parent, dir)) = stack.pop() {
             if cgroups.len() >= self.max_cgroups {
-                truncated = true;
-                break;
+                return (cgroups, dirs, true);
             }
-            let current = match self.read_u64(&dir.join("pids.current")) {
-                Ok(v) => Some(v),
-                Err(e) if e.kind() == io::ErrorKind::NotFound && h.version == CgroupVersion::V2 => {
-                    // v2 cgroup without the pids controller enabled: its tasks are charged
-                    // to the nearest ancestor that has it.
-                    if dir.is_dir() {
-                        None
-                    } else {
-                        errors.vanished += 1;
-                        continue;
-                    }
-                }
-                Err(e) => {
-                    errors.record(&dir.join("pids.current"), &e);
-                    if e.kind() == io::ErrorKind::NotFound {
-                        continue;
-                    }
-                    None
-                }
-            };
-            let tasks = match self.count_lines(&dir.join(tasks_file)) {
-                Ok(n) => n,
-                Err(e) => {
-                    errors.record(&dir.join(tasks_file), &e);
-                    if e.kind() == io::ErrorKind::NotFound {
-                        continue;
-                    }
-                    0
-                }
+            let Some((current, tasks)) = self.read_cgroup(h, &dir, errors) else {
+                continue;
             };
             let rel = dir
                 .strip_prefix(&h.base)
@@ -363,22 +289,58 @@ impl Reader {
                 subtree_tasks: 0,
                 current,
             });
-            self.push_children(i, &dir, &mut stack, &mut errors);
+            self.push_children(i, &dir, &mut stack, errors);
             dirs.push(dir);
         }
-        // Subtree sums: children come after their parent in pre-order, so a reverse pass
-        // accumulates each cgroup's subtree into its parent.
-        for i in (0..cgroups.len()).rev() {
-            let c = &mut cgroups[i];
-            c.subtree_tasks += c.tasks;
-            let (sub, parent) = (c.subtree_tasks, c.parent);
-            if let Some(p) = parent {
-                cgroups[p].subtree_tasks += sub;
+        (cgroups, dirs, false)
+    }
+
+    /// `pids.current` (`None` when unknown) and the task count of the cgroup `dir`; `None` when
+    /// the cgroup vanished during the walk.
+    fn read_cgroup(
+        &mut self,
+        h: &PidsHierarchy,
+        dir: &Path,
+        errors: &mut ReadErrors,
+    ) -> Option<(Option<u64>, u64)> {
+        let tasks_file = h.tasks_file();
+        let current = match self.read_u64(&dir.join("pids.current")) {
+            Ok(v) => Some(v),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && h.version == CgroupVersion::V2 => {
+                // v2 cgroup without the pids controller enabled: its tasks are charged
+                // to the nearest ancestor that has it.
+                if dir.is_dir() {
+                    None
+                } else {
+                    errors.vanished += 1;
+                    return None;
+                }
             }
-        }
-        // A positive difference may come from a reap during the walk: re-read pids.current
-        // now that the subtree has been listed and keep the smaller value.
-        for (c, dir) in cgroups.iter_mut().zip(&dirs) {
+            Err(e) => {
+                errors.record(&dir.join("pids.current"), &e);
+                if e.kind() == io::ErrorKind::NotFound {
+                    return None;
+                }
+                None
+            }
+        };
+        let tasks = match self.count_lines(&dir.join(tasks_file)) {
+            Ok(n) => n,
+            Err(e) => {
+                errors.record(&dir.join(tasks_file), &e);
+                if e.kind() == io::ErrorKind::NotFound {
+                    return None;
+                }
+                0
+            }
+        };
+        Some((current, tasks))
+    }
+
+    /// A positive difference may come from a reap during the walk: re-reads `pids.current` now
+    /// that the subtree has been listed and keeps the smaller value.
+    fn reread_positive(&mut self, cgroups: &mut [CgroupCount], dirs: &[PathBuf]) {
+        for (c, dir) in cgroups.iter_mut().zip(dirs) {
             if let Some(cur) = c.current {
                 if cur > c.subtree_tasks {
                     if let Ok(again) = self.read_u64(&dir.join("pids.current")) {
@@ -387,17 +349,6 @@ impl Reader {
                 }
             }
         }
-        let after = self.nr_threads()?;
-        let listed_tasks = cgroups.iter().map(|c| c.tasks).sum();
-        Ok(Accounting {
-            hierarchy: h,
-            cgroups,
-            nr_threads_before: before,
-            nr_threads_after: after,
-            listed_tasks,
-            truncated,
-            errors,
-        })
     }
 
     fn push_children(

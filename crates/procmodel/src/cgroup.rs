@@ -243,25 +243,7 @@ pub fn attribute(path: &str) -> Attribution {
     let mut prev: Option<&str> = None;
     for c in comps.iter().copied() {
         if let Some(slice) = c.strip_suffix(".slice") {
-            // systemd driver: kubepods.slice, kubepods-burstable.slice,
-            // kubepods-burstable-pod<uid_>.slice, kubepods-pod<uid_>.slice
-            if let Some(rest) = slice.strip_prefix("kubepods") {
-                a.kubernetes = true;
-                a.driver = Some(Driver::Systemd);
-                let rest = rest.strip_prefix('-').unwrap_or(rest);
-                let rest = if let Some(r) = rest.strip_prefix("burstable") {
-                    a.qos = Some(Qos::Burstable);
-                    r.strip_prefix('-').unwrap_or(r)
-                } else if let Some(r) = rest.strip_prefix("besteffort") {
-                    a.qos = Some(Qos::BestEffort);
-                    r.strip_prefix('-').unwrap_or(r)
-                } else {
-                    rest
-                };
-                if let Some(uid) = rest.strip_prefix("pod").and_then(pod_uid) {
-                    (a.pod_uid, a.static_pod) = (Some(uid.0), uid.1);
-                }
-            }
+            systemd_slice(&mut a, slice);
         } else if let Some(scope) = c.strip_suffix(".scope") {
             if let Some((id, rt, conmon)) = prefixed_id(scope, PREFIXED) {
                 a.runtime = Some(rt);
@@ -270,36 +252,7 @@ pub fn attribute(path: &str) -> Attribution {
                 a.driver = Some(Driver::Systemd);
             }
         } else {
-            // cgroupfs driver
-            match c {
-                "kubepods" => {
-                    a.kubernetes = true;
-                    a.driver = Some(Driver::Cgroupfs);
-                }
-                "burstable" if prev == Some("kubepods") => a.qos = Some(Qos::Burstable),
-                "besteffort" if prev == Some("kubepods") => a.qos = Some(Qos::BestEffort),
-                _ => {
-                    // `cri-containerd-` is only written by the systemd driver (as a scope).
-                    if let Some((id, rt, conmon)) = prefixed_id(c, &PREFIXED[1..]) {
-                        a.runtime = Some(rt);
-                        a.container_id = Some(id.to_string());
-                        a.conmon = conmon;
-                        a.driver.get_or_insert(Driver::Cgroupfs);
-                    } else if is_id(c) {
-                        a.container_id = Some(c.to_string());
-                        a.runtime = Some(if prev == Some("docker") {
-                            Runtime::Docker
-                        } else {
-                            Runtime::ContainerdOrDocker
-                        });
-                        a.driver.get_or_insert(Driver::Cgroupfs);
-                    } else if let Some(uid) = c.strip_prefix("pod").and_then(pod_uid) {
-                        if a.kubernetes {
-                            (a.pod_uid, a.static_pod) = (Some(uid.0), uid.1);
-                        }
-                    }
-                }
-            }
+            cgroupfs_component(&mut a, c, prev);
         }
         prev = Some(c);
     }
@@ -307,6 +260,62 @@ pub fn attribute(path: &str) -> Attribution {
         a.qos = Some(Qos::Guaranteed);
     }
     a
+}
+
+/// A `.slice` of the systemd driver (its name without the suffix): `kubepods.slice`,
+/// `kubepods-burstable.slice`, `kubepods-burstable-pod<uid_>.slice`, `kubepods-pod<uid_>.slice`.
+fn systemd_slice(a: &mut Attribution, slice: &str) {
+    let Some(rest) = slice.strip_prefix("kubepods") else {
+        return;
+    };
+    a.kubernetes = true;
+    a.driver = Some(Driver::Systemd);
+    let rest = rest.strip_prefix('-').unwrap_or(rest);
+    let rest = if let Some(r) = rest.strip_prefix("burstable") {
+        a.qos = Some(Qos::Burstable);
+        r.strip_prefix('-').unwrap_or(r)
+    } else if let Some(r) = rest.strip_prefix("besteffort") {
+        a.qos = Some(Qos::BestEffort);
+        r.strip_prefix('-').unwrap_or(r)
+    } else {
+        rest
+    };
+    if let Some(uid) = rest.strip_prefix("pod").and_then(pod_uid) {
+        (a.pod_uid, a.static_pod) = (Some(uid.0), uid.1);
+    }
+}
+
+/// A path component of the cgroupfs driver (`prev` is the component before it).
+fn cgroupfs_component(a: &mut Attribution, c: &str, prev: Option<&str>) {
+    match c {
+        "kubepods" => {
+            a.kubernetes = true;
+            a.driver = Some(Driver::Cgroupfs);
+        }
+        "burstable" if prev == Some("kubepods") => a.qos = Some(Qos::Burstable),
+        "besteffort" if prev == Some("kubepods") => a.qos = Some(Qos::BestEffort),
+        _ => {
+            // `cri-containerd-` is only written by the systemd driver (as a scope).
+            if let Some((id, rt, conmon)) = prefixed_id(c, &PREFIXED[1..]) {
+                a.runtime = Some(rt);
+                a.container_id = Some(id.to_string());
+                a.conmon = conmon;
+                a.driver.get_or_insert(Driver::Cgroupfs);
+            } else if is_id(c) {
+                a.container_id = Some(c.to_string());
+                a.runtime = Some(if prev == Some("docker") {
+                    Runtime::Docker
+                } else {
+                    Runtime::ContainerdOrDocker
+                });
+                a.driver.get_or_insert(Driver::Cgroupfs);
+            } else if let Some(uid) = c.strip_prefix("pod").and_then(pod_uid) {
+                if a.kubernetes {
+                    (a.pod_uid, a.static_pod) = (Some(uid.0), uid.1);
+                }
+            }
+        }
+    }
 }
 
 /// The part of `path` that identifies the pod, if the path is inside a pod: everything up to and

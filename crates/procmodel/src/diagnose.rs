@@ -1,9 +1,7 @@
 //! Why a parent holds zombies, and what to do about it: one cause line and one fix line.
 
 use crate::cgroup::{Attribution, Runtime};
-use crate::naming::ContainerName;
-use crate::scan::{printable, PodRef, Process, Snapshot, ZombieGroup};
-use crate::tracker::TimeSource;
+use crate::model::{printable, ContainerName, PodRef, Process, Snapshot, TimeSource, ZombieGroup};
 use serde::Serialize;
 
 /// The path at which the runtime wrapper `reaper-oci` puts reaper in front of a container's
@@ -272,88 +270,174 @@ const RUNTIMES: &[&str] = &[
     "docker-proxy",
 ];
 
-/// Classifies a zombie group.
+/// Classifies a zombie group: by the parent's visibility and state, then by what program the
+/// parent is (kubelet, conmon, a runtime, a monitoring agent), then by its place (a container's
+/// PID 1, the namespace's init), else an application that does not wait.
 pub fn diagnose(snap: &Snapshot, group: &ZombieGroup) -> Diagnosis {
     let zombies: Vec<&Process> = group
         .zombies
         .iter()
         .filter_map(|&z| snap.process(z))
         .collect();
-    let names = zombie_names(&zombies);
-    let n = zombies.len();
     let Some(parent) = snap.process(group.parent) else {
-        return Diagnosis {
-            cause: Cause::ParentNotVisible,
-            explanation: format!(
-                "{n} zombie(s) ({names}) whose parent (pid {}) is outside this PID namespace or gone",
-                group.parent
-            ),
-            fix: "run zombies from the host PID namespace to see the parent".into(),
-        };
+        return parent_not_visible(group.parent, &zombies);
     };
-    let pname = parent.name();
-    let comm = parent.comm.as_slice();
-    let exe = parent
-        .cmdline
-        .as_ref()
-        .and_then(|c| c.first())
-        .map(|a| a.rsplit(|&c| c == b'/').next().unwrap_or(a).to_vec())
-        .unwrap_or_default();
-    let is = |n: &[u8]| comm == n || exe == n;
-    let sigchld = match parent.handles_sigchld() {
-        Some(true) => "it has a SIGCHLD handler but does not reap every child",
-        Some(false) => "it has no SIGCHLD handler",
-        None => "its signal handlers could not be read",
-    };
-
+    let h = Holder::new(parent, &zombies);
     if parent.is_zombie() {
-        return Diagnosis {
+        return h.parent_is_zombie();
+    }
+    if let Some(d) = h.known_program() {
+        return d;
+    }
+    if parent.is_container_init() == Some(true) {
+        return h.container_init(snap);
+    }
+    if parent.is_ns_init() {
+        return h.namespace_init();
+    }
+    h.application()
+}
+
+/// Zombies whose parent is not in the snapshot.
+fn parent_not_visible(parent: i32, zombies: &[&Process]) -> Diagnosis {
+    Diagnosis {
+        cause: Cause::ParentNotVisible,
+        explanation: format!(
+            "{} zombie(s) ({}) whose parent (pid {parent}) is outside this PID namespace or gone",
+            zombies.len(),
+            zombie_names(zombies)
+        ),
+        fix: "run zombies from the host PID namespace to see the parent".into(),
+    }
+}
+
+/// A visible parent and its zombies, with the phrases every diagnosis of it uses.
+struct Holder<'a> {
+    parent: &'a Process,
+    zombies: &'a [&'a Process],
+    /// Printable name of the parent.
+    pname: String,
+    /// Basename of the parent's `argv[0]`, empty when unknown.
+    exe: Vec<u8>,
+    /// [`zombie_names`] of the zombies.
+    names: String,
+    /// Number of zombies.
+    n: usize,
+    /// What is known of its SIGCHLD handler.
+    sigchld: &'static str,
+}
+
+impl<'a> Holder<'a> {
+    fn new(parent: &'a Process, zombies: &'a [&'a Process]) -> Self {
+        let exe = parent
+            .cmdline
+            .as_ref()
+            .and_then(|c| c.first())
+            .map(|a| a.rsplit(|&c| c == b'/').next().unwrap_or(a).to_vec())
+            .unwrap_or_default();
+        let sigchld = match parent.handles_sigchld() {
+            Some(true) => "it has a SIGCHLD handler but does not reap every child",
+            Some(false) => "it has no SIGCHLD handler",
+            None => "its signal handlers could not be read",
+        };
+        Holder {
+            parent,
+            zombies,
+            pname: parent.name(),
+            exe,
+            names: zombie_names(zombies),
+            n: zombies.len(),
+            sigchld,
+        }
+    }
+
+    /// Whether the parent's comm or `argv[0]` basename is `name`.
+    fn is(&self, name: &[u8]) -> bool {
+        self.parent.comm == name || self.exe == name
+    }
+
+    fn parent_is_zombie(&self) -> Diagnosis {
+        let Holder {
+            parent,
+            pname,
+            names,
+            n,
+            ..
+        } = self;
+        Diagnosis {
             cause: Cause::ParentIsZombie,
             explanation: format!("parent {pname} (pid {}) is itself a zombie; its {n} zombie child(ren) ({names}) wait on it", parent.pid),
             fix: format!("fix the reaping of {pname} by its own parent (pid {}); its children are then reparented and reaped", parent.ppid),
-        };
+        }
     }
-    if is(b"kubelet") {
-        return Diagnosis {
-            cause: Cause::Kubelet,
-            explanation: format!("kubelet (pid {}) holds {n} zombie(s) ({names}): children it started and did not wait for", parent.pid),
-            fix: "upgrade kubelet (a known leak in its exec'd helpers, e.g. mount/du/nsenter); restart kubelet to reap them now".into(),
-        };
+
+    /// kubelet, conmon, a container runtime or shim, a monitoring agent: programs known to
+    /// leak, each with its own fix.
+    fn known_program(&self) -> Option<Diagnosis> {
+        let Holder {
+            parent,
+            pname,
+            names,
+            n,
+            ..
+        } = self;
+        let comm = parent.comm.as_slice();
+        if self.is(b"kubelet") {
+            return Some(Diagnosis {
+                cause: Cause::Kubelet,
+                explanation: format!("kubelet (pid {}) holds {n} zombie(s) ({names}): children it started and did not wait for", parent.pid),
+                fix: "upgrade kubelet (a known leak in its exec'd helpers, e.g. mount/du/nsenter); restart kubelet to reap them now".into(),
+            });
+        }
+        if self.is(b"conmon") {
+            return Some(Diagnosis {
+                cause: Cause::Conmon,
+                explanation: format!(
+                    "conmon (pid {}) holds {n} zombie(s) ({names}) it did not wait for",
+                    parent.pid
+                ),
+                fix: "upgrade conmon/CRI-O; restarting the container (new conmon) releases them"
+                    .into(),
+            });
+        }
+        if comm.starts_with(b"containerd-shim")
+            || self.exe.starts_with(b"containerd-shim")
+            || RUNTIMES.iter().any(|r| self.is(r.as_bytes()))
+        {
+            return Some(Diagnosis {
+                cause: Cause::RuntimeShim,
+                explanation: format!(
+                    "container runtime process {pname} (pid {}) holds {n} zombie(s) ({names})",
+                    parent.pid
+                ),
+                fix: format!(
+                    "upgrade {pname}; restarting the affected pod's sandbox (new shim) releases them"
+                ),
+            });
+        }
+        if MONITORING.iter().any(|m| self.is(m.as_bytes())) {
+            return Some(Diagnosis {
+                cause: Cause::MonitoringAgent,
+                explanation: format!("monitoring agent {pname} (pid {}) leaks {n} zombie(s) ({names}) from the checks it runs", parent.pid),
+                fix: format!("fix or upgrade {pname} (its plugins/checks must be waited for); prefer checks that spawn no subprocess"),
+            });
+        }
+        None
     }
-    if comm == b"conmon" || exe == b"conmon" {
-        return Diagnosis {
-            cause: Cause::Conmon,
-            explanation: format!(
-                "conmon (pid {}) holds {n} zombie(s) ({names}) it did not wait for",
-                parent.pid
-            ),
-            fix: "upgrade conmon/CRI-O; restarting the container (new conmon) releases them".into(),
-        };
-    }
-    if comm.starts_with(b"containerd-shim")
-        || exe.starts_with(b"containerd-shim")
-        || RUNTIMES.iter().any(|r| is(r.as_bytes()))
-    {
-        return Diagnosis {
-            cause: Cause::RuntimeShim,
-            explanation: format!(
-                "container runtime process {pname} (pid {}) holds {n} zombie(s) ({names})",
-                parent.pid
-            ),
-            fix: format!(
-                "upgrade {pname}; restarting the affected pod's sandbox (new shim) releases them"
-            ),
-        };
-    }
-    if MONITORING.iter().any(|m| is(m.as_bytes())) {
-        return Diagnosis {
-            cause: Cause::MonitoringAgent,
-            explanation: format!("monitoring agent {pname} (pid {}) leaks {n} zombie(s) ({names}) from the checks it runs", parent.pid),
-            fix: format!("fix or upgrade {pname} (its plugins/checks must be waited for); prefer checks that spawn no subprocess"),
-        };
-    }
-    if parent.is_container_init() == Some(true) {
-        let exec_orphans: Vec<&Process> = zombies
+
+    /// PID 1 of a container: reaper injected (stopped or starved), orphans of exec sessions,
+    /// or an init that does not reap.
+    fn container_init(&self, snap: &Snapshot) -> Diagnosis {
+        let Holder {
+            parent,
+            pname,
+            names,
+            n,
+            sigchld,
+            ..
+        } = self;
+        let exec_orphans: Vec<&Process> = self
+            .zombies
             .iter()
             .copied()
             .filter(|z| z.session != parent.session)
@@ -379,28 +463,48 @@ pub fn diagnose(snap: &Snapshot, group: &ZombieGroup) -> Diagnosis {
                 fix: format!("{fix}; and make probes wait for their children"),
             };
         }
-        return Diagnosis {
+        Diagnosis {
             cause: Cause::ContainerInitNotReaping,
             explanation: format!(
                 "PID 1 {pname} of {where_} does not reap its children ({names}); {sigchld}"
             ),
             fix,
-        };
+        }
     }
-    if parent.is_ns_init() {
-        return Diagnosis {
+
+    /// PID 1 of the reader's namespace (the host's init on the host).
+    fn namespace_init(&self) -> Diagnosis {
+        let Holder {
+            pname,
+            names,
+            n,
+            sigchld,
+            ..
+        } = self;
+        Diagnosis {
             cause: Cause::HostInit,
             explanation: format!("PID 1 {pname} of this namespace holds {n} zombie(s) ({names}); {sigchld}"),
             fix: format!("if this persists, {pname} is not a reaping init: run a real init (reaper, tini) as PID 1"),
-        };
+        }
     }
-    Diagnosis {
-        cause: Cause::ApplicationNotWaiting,
-        explanation: format!(
-            "{pname} (pid {}) is alive but never waits for its children ({names}); {sigchld}: an application bug in {pname}",
-            parent.pid
-        ),
-        fix: format!("fix {pname} to wait() for its children (or set SIGCHLD to SIG_IGN); restarting it releases them now"),
+
+    /// A live, ordinary parent that never waits.
+    fn application(&self) -> Diagnosis {
+        let Holder {
+            parent,
+            pname,
+            names,
+            sigchld,
+            ..
+        } = self;
+        Diagnosis {
+            cause: Cause::ApplicationNotWaiting,
+            explanation: format!(
+                "{pname} (pid {}) is alive but never waits for its children ({names}); {sigchld}: an application bug in {pname}",
+                parent.pid
+            ),
+            fix: format!("fix {pname} to wait() for its children (or set SIGCHLD to SIG_IGN); restarting it releases them now"),
+        }
     }
 }
 

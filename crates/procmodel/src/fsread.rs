@@ -22,6 +22,7 @@
 use std::ffi::CStr;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -192,45 +193,13 @@ pub fn count_lines(path: &Path, buf: &mut [u8], max: usize) -> io::Result<u64> {
     }
 }
 
-struct Fd(libc::c_int);
-
-impl Drop for Fd {
-    fn drop(&mut self) {
-        // SAFETY: closes an fd this module opened, exactly once.
-        unsafe { libc::close(self.0) };
+/// Why a read through a file that opened fine went wrong: "not a regular file" when its
+/// metadata says so, else `e` itself.
+fn classify(f: &File, e: io::Error) -> io::Error {
+    match f.metadata() {
+        Ok(m) if !m.file_type().is_file() => not_regular(type_name(m.file_type())),
+        _ => e,
     }
-}
-
-impl Read for &Fd {
-    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: reading into a valid, writable slice of the given length.
-        let n = unsafe { libc::read(self.0, b.as_mut_ptr() as *mut libc::c_void, b.len()) };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
-    }
-}
-
-/// Why a read through a file that opened fine went wrong: "not a regular file" when `fstat`
-/// says so, else `e` itself.
-fn classify(fd: &Fd, e: io::Error) -> io::Error {
-    // SAFETY: a zeroed stat is a valid out-parameter.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd and pointer.
-    if unsafe { libc::fstat(fd.0, &mut st) } == 0 && st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        let what = match st.st_mode & libc::S_IFMT {
-            libc::S_IFIFO => "a FIFO",
-            libc::S_IFCHR => "a character device",
-            libc::S_IFBLK => "a block device",
-            libc::S_IFSOCK => "a socket",
-            libc::S_IFDIR => "a directory",
-            _ => "not a regular file",
-        };
-        return not_regular(what);
-    }
-    e
 }
 
 /// Reads `name` relative to the directory `dirfd` into `buf` with `openat` + `read` + `close`
@@ -238,16 +207,16 @@ fn classify(fd: &Fd, e: io::Error) -> io::Error {
 /// for the next call). Fails past `max` bytes, on an empty file, and on anything that is not a
 /// regular file (checked with `fstat` only then, so a real procfs costs 3 system calls).
 pub fn read_at(
-    dirfd: libc::c_int,
+    dir: BorrowedFd<'_>,
     name: &CStr,
     buf: &mut Vec<u8>,
     first: usize,
     max: usize,
 ) -> io::Result<usize> {
-    // SAFETY: `name` is NUL-terminated; dirfd is the caller's open directory.
+    // SAFETY: `name` is NUL-terminated and `dir` an open descriptor for the whole call.
     let fd = unsafe {
         libc::openat(
-            dirfd,
+            dir.as_raw_fd(),
             name.as_ptr(),
             libc::O_RDONLY | libc::O_CLOEXEC | OPEN_FLAGS,
         )
@@ -255,14 +224,16 @@ pub fn read_at(
     if fd < 0 {
         return Err(map_open_error(io::Error::last_os_error()));
     }
-    let fd = Fd(fd);
-    match read_into(&mut &fd, buf, first, max, true) {
+    // SAFETY: `openat` just returned this descriptor, owned by nothing else; the `File` closes
+    // it once, when dropped.
+    let mut f = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    match read_into(&mut f, buf, first, max, true) {
         Ok(0) => Err(classify(
-            &fd,
+            &f,
             io::Error::new(io::ErrorKind::UnexpectedEof, "empty file"),
         )),
         Ok(n) => Ok(n),
-        Err(e) => Err(classify(&fd, e)),
+        Err(e) => Err(classify(&f, e)),
     }
 }
 
@@ -270,7 +241,7 @@ pub fn read_at(
 mod tests {
     use super::*;
     use std::ffi::CString;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::AsFd;
 
     fn tmp(tag: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("procmodel-fsread-{tag}-{}", std::process::id()));
@@ -305,11 +276,11 @@ mod tests {
 
         let dir = File::open(&d).unwrap();
         let mut buf = Vec::new();
-        let n = read_at(dir.as_raw_fd(), c"big", &mut buf, 16, 20_000).unwrap();
+        let n = read_at(dir.as_fd(), c"big", &mut buf, 16, 20_000).unwrap();
         assert_eq!(n, 10_000);
-        let e = read_at(dir.as_raw_fd(), c"fifo", &mut buf, 16, 100).unwrap_err();
+        let e = read_at(dir.as_fd(), c"fifo", &mut buf, 16, 100).unwrap_err();
         assert!(e.to_string().contains("FIFO"), "{e}");
-        let e = read_at(dir.as_raw_fd(), c"zero", &mut buf, 16, 100).unwrap_err();
+        let e = read_at(dir.as_fd(), c"zero", &mut buf, 16, 100).unwrap_err();
         assert!(e.to_string().contains("symbolic link"), "{e}");
         let _ = std::fs::remove_dir_all(&d);
     }

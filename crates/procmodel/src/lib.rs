@@ -14,8 +14,11 @@
 //!   threads, start time, exit status, uid; NSpid, cgroups, [`cgroup::Attribution`] and cmdline
 //!   where needed), the zombies, the [`NodeBudget`], per-cgroup [`CgroupPids`], pod names and
 //!   [`ReadErrors`].
+//! * [`model`]: the snapshot's types and queries; the modules that fill or read a snapshot
+//!   depend on it, never the reverse (scan → model ← accounting).
 //! * [`accounting`]: zombie counts per cgroup and node-wide from `pids.current`, the cgroup
 //!   task lists and `/proc/loadavg`, without a `/proc` scan (cost proportional to cgroups).
+//! * [`pids`]: where the pids controller is mounted and what its counters read.
 //! * [`cgroup`]: pure functions attributing cgroup paths to runtime, pod and container.
 //! * [`diagnose`]: cause and fix of each group of zombies.
 //! * [`naming`]: container names as podman, Docker and Kubernetes show them.
@@ -32,15 +35,18 @@ pub mod diagnose;
 // Bounded, no-follow reads of /proc need open/fstat/read on raw descriptors.
 #[allow(unsafe_code)]
 pub mod fsread;
+pub mod model;
 pub mod naming;
 pub mod parse;
+pub mod pids;
 // The scan reads directories with openat/getdents through raw descriptors.
 #[allow(unsafe_code)]
 pub mod scan;
 pub mod tracker;
 
-pub use scan::{
-    scan, scan_default, CgroupPids, CgroupVersion, Detail, NodeBudget, PodRef, Process, ReadErrors,
-    ScanConfig, ScanError, ScopeKind, Snapshot, ZombieGroup,
+pub use model::{
+    CgroupPids, CgroupVersion, NodeBudget, PodRef, Process, ReadErrors, ScopeKind, Snapshot,
+    TimeSource, ZombieGroup,
 };
+pub use scan::{scan, Detail, ScanConfig, ScanError};
 pub use tracker::{ZombieKey, ZombieTracker};

@@ -14,41 +14,12 @@
 //! Every path is read under a state root (default `/`) so tests can point at fabricated trees.
 //! Only the ids asked for are looked up, and every file read is bounded in size.
 
-use crate::cgroup::Runtime;
-use crate::scan::PodRef;
-use serde::Serialize;
+use crate::cgroup::{self, Runtime};
+use crate::fsread;
+use crate::model::{ContainerName, NameSource, PodRef};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
-
-/// Where a container name was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NameSource {
-    /// conmon's `-n` argument.
-    ConmonArgs,
-    /// podman's `containers.json`.
-    PodmanState,
-    /// Docker's `config.v2.json`.
-    DockerState,
-    /// The OCI bundle's annotations written by containerd's or CRI-O's CRI.
-    CriState,
-    /// kubelet's log symlinks or the pod's only log directory.
-    PodLogs,
-}
-
-/// A container's name and, for Kubernetes, its pod.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ContainerName {
-    /// The name the runtime shows (`podman ps`, `docker ps`, the pod spec's container name).
-    pub name: String,
-    /// The Kubernetes pod, when the source names it.
-    pub pod: Option<PodRef>,
-    /// Where the name came from.
-    pub source: NameSource,
-    /// The runtime the source belongs to, when it tells (a bare id in a cgroupfs path does not).
-    pub runtime: Option<Runtime>,
-}
 
 /// One container id to name.
 #[derive(Debug, Clone)]
@@ -70,7 +41,7 @@ const MAX_LOG_LINKS: usize = 100_000;
 
 fn read_bounded(path: &Path, max: u64) -> Option<Vec<u8>> {
     // Non-blocking, no symbolic link in place of the file, regular files only (crate::fsread).
-    let f = crate::fsread::open(path).ok()?;
+    let f = fsread::open(path).ok()?;
     if !f.metadata().ok()?.is_file() {
         return None;
     }
@@ -244,149 +215,193 @@ pub fn resolve_with(
             }
         }
     }
-    let missing = |out: &BTreeMap<String, ContainerName>| -> Vec<Wanted<'_>> {
-        wanted
-            .iter()
-            .filter(|w| !out.contains_key(w.id))
-            .cloned()
-            .collect()
-    };
-    let rel = |p: &str| state_root.join(p.trim_start_matches('/'));
-    // podman: one state file for every container.
-    let podman: Vec<Wanted<'_>> = missing(&out)
-        .into_iter()
-        .filter(|w| matches!(w.runtime, Some(Runtime::Podman) | None))
-        .collect();
-    if !podman.is_empty() {
-        let names = read_bounded(
-            &rel("/var/lib/containers/storage/overlay-containers/containers.json"),
-            MAX_PODMAN_STATE,
-        )
-        .map(|b| from_podman_state(&b))
-        .unwrap_or_default();
-        for w in podman {
-            if let Some(n) = names.get(w.id) {
-                out.insert(
-                    w.id.to_string(),
-                    ContainerName {
-                        name: n.clone(),
-                        pod: None,
-                        source: NameSource::PodmanState,
-                        runtime: Some(Runtime::Podman),
-                    },
-                );
-            }
+    names_from_podman_state(&missing(wanted, &out), state_root, &mut out);
+    for w in missing(wanted, &out) {
+        if let Some(n) = name_from_bundle_or_docker(&w, docker_roots, state_root) {
+            out.insert(w.id.to_string(), n);
         }
     }
-    for w in missing(&out) {
-        let id = w.id;
-        if !id.bytes().all(|c| c.is_ascii_hexdigit()) {
-            continue;
-        }
-        // Kubernetes: the CRI's bundle annotations.
-        let cri = [
-            format!("/run/containerd/io.containerd.runtime.v2.task/k8s.io/{id}/config.json"),
-            format!("/run/containers/storage/overlay-containers/{id}/userdata/config.json"),
-        ];
-        if let Some(n) = cri
-            .iter()
-            .filter_map(|p| json_file(&rel(p)))
-            .find_map(|v| from_cri_config(&v))
-        {
-            out.insert(id.to_string(), n);
-            continue;
-        }
-        // Docker: `Name` is `/name`.
-        if matches!(
-            w.runtime,
-            Some(Runtime::Docker) | Some(Runtime::ContainerdOrDocker) | None
-        ) {
-            let name = std::iter::once("/var/lib/docker")
-                .chain(docker_roots.iter().map(String::as_str))
-                .find_map(|root| {
-                    let p = rel(&format!("{root}/containers/{id}/config.v2.json"));
-                    json_file(&p).and_then(|v| {
-                        v.get("Name")
-                            .and_then(|n| n.as_str())
-                            .map(|n| n.trim_start_matches('/').to_string())
-                    })
-                });
-            if let Some(name) = name {
-                if !name.is_empty() {
-                    out.insert(
-                        id.to_string(),
-                        ContainerName {
-                            name,
-                            pod: None,
-                            source: NameSource::DockerState,
-                            runtime: Some(Runtime::Docker),
-                        },
-                    );
-                }
-            }
-        }
-    }
-    // Kubernetes: kubelet's log links, then a pod's only container directory.
-    let k8s: Vec<Wanted<'_>> = missing(&out)
+    let k8s: Vec<Wanted<'_>> = missing(wanted, &out)
         .into_iter()
         .filter(|w| w.pod_uid.is_some())
         .collect();
     if let (false, Some(pods_root)) = (k8s.is_empty(), pods_log_root) {
-        if let Some(links) = pods_root.parent().map(|p| p.join("containers")) {
-            if let Ok(rd) = std::fs::read_dir(links) {
-                for e in rd.flatten().take(MAX_LOG_LINKS) {
-                    let Ok(name) = e.file_name().into_string() else {
-                        continue;
-                    };
-                    if let Some((c, id)) = parse_container_log(&name) {
-                        if k8s.iter().any(|w| w.id == id) {
-                            out.entry(id.to_string()).or_insert(ContainerName {
-                                name: c.to_string(),
-                                pod: None,
-                                source: NameSource::PodLogs,
-                                runtime: None,
-                            });
-                        }
-                    }
-                }
-            }
+        names_from_log_links(&k8s, pods_root, &mut out);
+        names_from_pod_log_dirs(&k8s, pods_root, &mut out);
+    }
+    out
+}
+
+/// The ids of `wanted` not named yet in `out`.
+fn missing<'a>(wanted: &[Wanted<'a>], out: &BTreeMap<String, ContainerName>) -> Vec<Wanted<'a>> {
+    wanted
+        .iter()
+        .filter(|w| !out.contains_key(w.id))
+        .cloned()
+        .collect()
+}
+
+/// `p` (an absolute path on the host) under `state_root`.
+fn under(state_root: &Path, p: &str) -> std::path::PathBuf {
+    state_root.join(p.trim_start_matches('/'))
+}
+
+/// podman: one state file for every container (read only when a container may be podman's).
+fn names_from_podman_state(
+    missing: &[Wanted<'_>],
+    state_root: &Path,
+    out: &mut BTreeMap<String, ContainerName>,
+) {
+    let podman: Vec<&Wanted<'_>> = missing
+        .iter()
+        .filter(|w| matches!(w.runtime, Some(Runtime::Podman) | None))
+        .collect();
+    if podman.is_empty() {
+        return;
+    }
+    let names = read_bounded(
+        &under(
+            state_root,
+            "/var/lib/containers/storage/overlay-containers/containers.json",
+        ),
+        MAX_PODMAN_STATE,
+    )
+    .map(|b| from_podman_state(&b))
+    .unwrap_or_default();
+    for w in podman {
+        if let Some(n) = names.get(w.id) {
+            out.insert(
+                w.id.to_string(),
+                ContainerName {
+                    name: n.clone(),
+                    pod: None,
+                    source: NameSource::PodmanState,
+                    runtime: Some(Runtime::Podman),
+                },
+            );
         }
-        let dirs: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(pods_root)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-                    .collect()
+    }
+}
+
+/// One container's name from its CRI bundle annotations (Kubernetes), else from Docker's
+/// `config.v2.json` (`Name` is `/name`) under `/var/lib/docker` or one of `docker_roots`.
+fn name_from_bundle_or_docker(
+    w: &Wanted<'_>,
+    docker_roots: &[String],
+    state_root: &Path,
+) -> Option<ContainerName> {
+    let id = w.id;
+    if !id.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let cri = [
+        format!("/run/containerd/io.containerd.runtime.v2.task/k8s.io/{id}/config.json"),
+        format!("/run/containers/storage/overlay-containers/{id}/userdata/config.json"),
+    ];
+    if let Some(n) = cri
+        .iter()
+        .filter_map(|p| json_file(&under(state_root, p)))
+        .find_map(|v| from_cri_config(&v))
+    {
+        return Some(n);
+    }
+    if !matches!(
+        w.runtime,
+        Some(Runtime::Docker) | Some(Runtime::ContainerdOrDocker) | None
+    ) {
+        return None;
+    }
+    let name = std::iter::once("/var/lib/docker")
+        .chain(docker_roots.iter().map(String::as_str))
+        .find_map(|root| {
+            let p = under(
+                state_root,
+                &format!("{root}/containers/{id}/config.v2.json"),
+            );
+            json_file(&p).and_then(|v| {
+                v.get("Name")
+                    .and_then(|n| n.as_str())
+                    .map(|n| n.trim_start_matches('/').to_string())
             })
-            .unwrap_or_default();
-        for w in missing(&out).into_iter().filter(|w| w.pod_uid.is_some()) {
-            let uid = w.pod_uid.unwrap_or_default();
-            let Some((_, dir)) = dirs.iter().find(|(n, _)| {
-                crate::cgroup::parse_pod_log_dir(n).is_some_and(|(_, _, u)| u == uid)
-            }) else {
-                continue;
-            };
-            let containers: Vec<String> = std::fs::read_dir(dir)
-                .map(|rd| {
-                    rd.flatten()
-                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
-            if let [only] = containers.as_slice() {
-                out.insert(
-                    w.id.to_string(),
-                    ContainerName {
-                        name: only.clone(),
-                        pod: None,
-                        source: NameSource::PodLogs,
-                        runtime: None,
-                    },
-                );
+        })?;
+    (!name.is_empty()).then_some(ContainerName {
+        name,
+        pod: None,
+        source: NameSource::DockerState,
+        runtime: Some(Runtime::Docker),
+    })
+}
+
+/// Kubernetes containers named by kubelet's log links (`<pods_root>/../containers`).
+fn names_from_log_links(
+    k8s: &[Wanted<'_>],
+    pods_root: &Path,
+    out: &mut BTreeMap<String, ContainerName>,
+) {
+    let Some(links) = pods_root.parent().map(|p| p.join("containers")) else {
+        return;
+    };
+    let Ok(rd) = std::fs::read_dir(links) else {
+        return;
+    };
+    for e in rd.flatten().take(MAX_LOG_LINKS) {
+        let Ok(name) = e.file_name().into_string() else {
+            continue;
+        };
+        if let Some((c, id)) = parse_container_log(&name) {
+            if k8s.iter().any(|w| w.id == id) {
+                out.entry(id.to_string()).or_insert(ContainerName {
+                    name: c.to_string(),
+                    pod: None,
+                    source: NameSource::PodLogs,
+                    runtime: None,
+                });
             }
         }
     }
-    out
+}
+
+/// Kubernetes containers still unnamed, named by their pod's only container log directory.
+fn names_from_pod_log_dirs(
+    k8s: &[Wanted<'_>],
+    pods_root: &Path,
+    out: &mut BTreeMap<String, ContainerName>,
+) {
+    let dirs: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(pods_root)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for w in missing(k8s, out) {
+        let uid = w.pod_uid.unwrap_or_default();
+        let Some((_, dir)) = dirs
+            .iter()
+            .find(|(n, _)| cgroup::parse_pod_log_dir(n).is_some_and(|(_, _, u)| u == uid))
+        else {
+            continue;
+        };
+        let containers: Vec<String> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let [only] = containers.as_slice() {
+            out.insert(
+                w.id.to_string(),
+                ContainerName {
+                    name: only.clone(),
+                    pod: None,
+                    source: NameSource::PodLogs,
+                    runtime: None,
+                },
+            );
+        }
+    }
 }
 
 #[cfg(test)]

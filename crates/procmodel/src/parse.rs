@@ -240,6 +240,16 @@ impl fmt::Display for ExitStatus {
     }
 }
 
+/// `se.exec_start` of a `/proc/PID/sched` file, in milliseconds of the scheduler clock: the
+/// last time the task ran. For a zombie that is the moment it exited. `None` when the kernel
+/// does not show the line (built without scheduler debug info) or it is malformed.
+pub fn sched_exec_start_ms(buf: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(buf).ok()?;
+    let line = text.lines().find(|l| l.starts_with("se.exec_start"))?;
+    let v: f64 = line.split(':').nth(1)?.trim().parse().ok()?;
+    (v.is_finite() && v > 0.0).then_some(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

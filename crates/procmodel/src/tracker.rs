@@ -1,6 +1,6 @@
 //! First-seen times of zombies across scans, leak rates and time to exhaustion.
 
-use crate::scan::Snapshot;
+use crate::model::{Snapshot, TimeSource};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
@@ -202,32 +202,6 @@ impl ZombieTracker {
     }
 }
 
-/// Where the time of a zombie's arrival (when it became a zombie) comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeSource {
-    /// The scheduler's last run of the task (`se.exec_start` of `/proc/PID/sched`), calibrated
-    /// against the reader's own thread in the same scan: the moment it exited, to the
-    /// millisecond.
-    ExitTime,
-    /// Its start time (stat field 22): an upper bound on its age as a zombie, and its arrival
-    /// when it lived briefly (an exec probe's orphan).
-    StartTime,
-    /// Zombies first seen by successive scans of `watch` or `serve` (arrivals observed live).
-    Observed,
-}
-
-impl TimeSource {
-    /// Stable snake_case name (as in JSON).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimeSource::ExitTime => "exit_time",
-            TimeSource::StartTime => "start_time",
-            TimeSource::Observed => "observed",
-        }
-    }
-}
-
 /// How a leak rate was computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -277,16 +251,6 @@ pub struct RateEstimate {
     /// intervals (at least 30 s). A stopped leak, a single zombie or a single burst does not
     /// count toward exhaustion or `--max-leak-rate`.
     pub ongoing: bool,
-}
-
-/// `se.exec_start` of a `/proc/PID/sched` file, in milliseconds of the scheduler clock: the
-/// last time the task ran. For a zombie that is the moment it exited. `None` when the kernel
-/// does not show the line (built without scheduler debug info) or it is malformed.
-pub fn sched_exec_start_ms(buf: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(buf).ok()?;
-    let line = text.lines().find(|l| l.starts_with("se.exec_start"))?;
-    let v: f64 = line.split(':').nth(1)?.trim().parse().ok()?;
-    (v.is_finite() && v > 0.0).then_some(v)
 }
 
 /// At most this many of the latest arrivals enter a one-scan estimate.

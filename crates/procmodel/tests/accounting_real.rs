@@ -113,7 +113,7 @@ fn accounting_equals_a_full_scan() {
     // SAFETY: geteuid has no preconditions.
     assert_eq!(unsafe { libc::geteuid() }, 0, "needs root (makes cgroups)");
     let sys = Path::new("/sys/fs/cgroup");
-    let h = accounting::pids_hierarchy(sys).expect("a pids controller under /sys/fs/cgroup");
+    let h = procmodel::pids::pids_hierarchy(sys).expect("a pids controller under /sys/fs/cgroup");
     assert_eq!(
         h.version,
         CgroupVersion::V1,

@@ -4,8 +4,8 @@
 
 use procmodel::cgroup;
 use procmodel::fsread;
+use procmodel::model::printable;
 use procmodel::parse::{parse_stat, parse_status, split_cmdline};
-use procmodel::scan::printable;
 use proptest::prelude::*;
 
 fn stat_line(comm: &[u8], state: char, f: &[i64; 6]) -> Vec<u8> {

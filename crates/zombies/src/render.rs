@@ -1,7 +1,8 @@
 //! Human output.
 
 use crate::report::{human_duration, Report};
-use procmodel::tracker::{RateEstimate, RateMethod, TimeSource};
+use procmodel::tracker::{RateEstimate, RateMethod};
+use procmodel::TimeSource;
 use std::fmt::Write;
 
 /// ANSI styling, a no-op when colour is off.

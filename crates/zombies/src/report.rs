@@ -2,11 +2,11 @@
 
 use procmodel::cgroup::Attribution;
 use procmodel::diagnose::{self, Cause};
-use procmodel::scan::printable;
+use procmodel::model::{printable, unix_seconds};
 use procmodel::tracker::{
-    estimate_rate, time_to_exhaustion, RateEstimate, TimeSource, ZombieKey, ZombieTracker,
+    estimate_rate, time_to_exhaustion, RateEstimate, ZombieKey, ZombieTracker,
 };
-use procmodel::{CgroupPids, PodRef, Process, ScopeKind, Snapshot};
+use procmodel::{CgroupPids, PodRef, Process, ScopeKind, Snapshot, TimeSource};
 use serde::Serialize;
 
 /// Version of the JSON schema; bumped only on incompatible changes.
@@ -197,7 +197,7 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
     let mut groups = Vec::new();
     let mut transient = Vec::new();
     let mut transient_count = 0;
-    let now = procmodel::scan::unix_seconds(snap.taken_at);
+    let now = unix_seconds(snap.taken_at);
     for g in snap.zombie_groups() {
         let kept: Vec<i32> = g
             .zombies
@@ -299,7 +299,7 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
                                 start_ticks: z.start_ticks,
                             })
                         })
-                        .map(|s| procmodel::scan::unix_seconds(s.first_seen)),
+                        .map(|s| unix_seconds(s.first_seen)),
                     owner: owner(snap, z),
                 }
             })
@@ -447,7 +447,7 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
 
     Report {
         schema_version: SCHEMA_VERSION,
-        taken_at: procmodel::scan::unix_seconds(snap.taken_at),
+        taken_at: unix_seconds(snap.taken_at),
         healthy: violations.is_empty(),
         thresholds: th.clone(),
         violations,

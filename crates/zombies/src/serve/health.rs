@@ -15,7 +15,8 @@
 //! A failed required check makes the agent *blind*: `zombies_up` 0, `/readyz` 503 with the
 //! reasons. A failed optional one only degrades names (logged as a warning, `/readyz` stays 200).
 
-use procmodel::accounting::{self, PidsProbe};
+use procmodel::accounting;
+use procmodel::pids::{self, PidsProbe};
 use std::io::ErrorKind;
 use std::path::Path;
 
@@ -102,7 +103,7 @@ pub fn run(
             false,
         )
     });
-    let layout = accounting::pids_layout(sys_root, PidsProbe::Mounted);
+    let layout = pids::pids_layout(sys_root, PidsProbe::Mounted);
     out.push(match layout.v1.or(layout.v2) {
         Some(base) => match list(&base) {
             Ok(()) => Check::pass("cgroup_pids", true),

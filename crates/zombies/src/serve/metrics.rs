@@ -13,7 +13,7 @@
 use super::expo::{Family, Kind};
 use procmodel::accounting::{self, Accounting};
 use procmodel::cgroup::{self, Attribution};
-use procmodel::scan::PidsCounters;
+use procmodel::pids::{self, PidsCounters};
 use procmodel::{NodeBudget, PodRef, ScanConfig, Snapshot};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -87,7 +87,7 @@ pub fn resolve(mode: ScanMode, cfg: &ScanConfig) -> Resolved {
         ScanMode::Full => Resolved::Full,
         ScanMode::Accounting => Resolved::Accounting,
         ScanMode::Auto => {
-            let usable = accounting::pids_hierarchy(&cfg.sys_root)
+            let usable = pids::pids_hierarchy(&cfg.sys_root)
                 .is_some_and(|h| procmodel::fsread::open(&h.base.join(h.tasks_file())).is_ok())
                 && accounting::in_initial_pid_namespace(&cfg.proc_root);
             if usable {
@@ -166,7 +166,7 @@ pub fn kube_cgroups(sys_root: &Path) -> KubeCgroups {
     let mut out = KubeCgroups::default();
     // Mounted, not Usable: a v1 `pids/` without a `tasks` file is walked too. Unlike the scan,
     // only a v2 root at the top counts, not a hybrid host's `unified/`.
-    let layout = accounting::pids_layout(sys_root, accounting::PidsProbe::Mounted);
+    let layout = pids::pids_layout(sys_root, pids::PidsProbe::Mounted);
     let Some(base) = layout.v1.or(layout.v2.filter(|b| b == sys_root)) else {
         return out;
     };
@@ -395,7 +395,7 @@ impl Collector {
         kube: &KubeCgroups,
         names: &HashMap<String, String>,
     ) -> Vec<Family> {
-        let now = procmodel::scan::unix_seconds(snap.taken_at);
+        let now = procmodel::model::unix_seconds(snap.taken_at);
         let identities = self.last_mode != Some(Resolved::Accounting);
         let mut zombies = Self::known_series(&snap.pods, kube, names);
         let mut seen = HashMap::with_capacity(snap.zombies.len());
@@ -419,7 +419,7 @@ impl Collector {
                         // The moment it became a zombie where the kernel shows it (its last
                         // run), else when this scrape first sees it.
                         _ => match snap.arrival_time(z) {
-                            Some((t, procmodel::tracker::TimeSource::ExitTime)) => t.min(now),
+                            Some((t, procmodel::TimeSource::ExitTime)) => t.min(now),
                             _ => now,
                         },
                     }
@@ -463,7 +463,7 @@ impl Collector {
     /// first-seen time is when its count last went from 0 to more than 0 (forgotten when it is
     /// back to 0), so it does not move while some zombie stays, even if the first one was reaped.
     pub fn build_accounting(&mut self, acct: &Accounting) -> Vec<Family> {
-        let now = procmodel::scan::unix_seconds(std::time::SystemTime::now());
+        let now = procmodel::model::unix_seconds(std::time::SystemTime::now());
         let pods_names = self
             .cfg
             .pods_log_root
