@@ -21,7 +21,7 @@
 //! by the connection table and one response.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -476,11 +476,6 @@ fn step(
             false
         }
     }
-}
-
-/// Binds `addr` with `SO_REUSEADDR` (std's default on Unix).
-pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    TcpListener::bind(addr)
 }
 
 #[cfg(test)]

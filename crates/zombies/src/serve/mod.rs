@@ -370,7 +370,7 @@ pub fn handle(a: &mut Agent, req: &Request) -> Response {
 /// Runs the agent until SIGTERM or SIGINT. Returns the exit status.
 pub fn run(cfg: ScanConfig, args: &ServeArgs) -> Result<u8, String> {
     log::init(args.log_format, args.log_level);
-    let listener = http::bind(args.listen).map_err(|e| {
+    let listener = std::net::TcpListener::bind(args.listen).map_err(|e| {
         format!(
             "cannot listen on {} ({e}): choose another --listen address or port (ZOMBIES_LISTEN)",
             args.listen
