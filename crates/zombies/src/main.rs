@@ -16,10 +16,18 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// `zombies --version`: the version and the git revision it was built from (`-dirty` when modified).
+pub(crate) const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("REAPER_REVISION"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "zombies",
-    version,
+    version = VERSION,
     about = "Find every zombie process on a node, trace it to the parent that should reap it, name the container, pod and cause",
     after_help = "Exit status: 0 healthy, 1 over a threshold (--max-leak-rate, --max-pid-usage, --max-zombies), 2 error.\nJSON schema: docs/zombies-json.md"
 )]
