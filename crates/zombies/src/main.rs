@@ -1,6 +1,8 @@
 //! `zombies`: find every zombie on a node, trace it to the parent that should reap it, name the
 //! container, pod and cause. Exit status: 0 healthy, 1 over a threshold, 2 error.
 
+#[cfg(feature = "gen-assets")]
+mod assets;
 mod render;
 mod report;
 mod serve;
@@ -171,6 +173,10 @@ fn main() -> ExitCode {
         eprintln!("zombies: internal error: {info} (this is a bug; please report it)");
         std::process::exit(2);
     }));
+    #[cfg(feature = "gen-assets")]
+    if let Some(code) = assets::from_args::<Cli>() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
