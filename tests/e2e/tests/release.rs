@@ -370,7 +370,8 @@ fn zombies_checks(arch: &str) {
     );
     let _ = parent.kill();
     let _ = parent.wait();
-    assert_eq!(found["parent"]["comm"], "sleep", "{found}");
+    assert_eq!(found["parent"]["name"], "sleep", "{found}");
+    assert_eq!(found["zombie_count"], 1, "{found}");
 }
 
 #[test]
