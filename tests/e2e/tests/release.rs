@@ -765,3 +765,41 @@ fn release_workflow_runs_release_sh_and_passes_actionlint() {
         out.describe()
     );
 }
+
+/// README's source install: `cargo install --path crates/reaper --target x86_64-unknown-linux-musl`
+/// from the root of the clone gives the static reaper, with the release's size flags.
+#[test]
+fn cargo_install_with_the_musl_target_gives_the_static_reaper() {
+    let tmp = TempDir::new("release-cargo-install");
+    let out = run(
+        Command::new(env!("CARGO"))
+            .current_dir(workspace_root())
+            .args([
+                "install",
+                "--locked",
+                "--offline",
+                "--path",
+                "crates/reaper",
+            ])
+            .args(["--target", "x86_64-unknown-linux-musl", "--root"])
+            .arg(tmp.path())
+            .env("CARGO_TARGET_DIR", tmp.path().join("target")),
+        Duration::from_secs(900),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", out.describe());
+    let bin = tmp.path().join("bin/reaper");
+    let desc = must(Command::new("file").arg("-b").arg(&bin)).stdout;
+    assert!(
+        desc.contains("statically linked") && desc.contains(", stripped"),
+        "{desc}"
+    );
+    let bytes = fs::metadata(&bin).unwrap().len();
+    assert!(bytes <= 65536, "cargo install made a {bytes}-byte reaper");
+    let out = must(Command::new(&bin).arg("--version"));
+    assert!(
+        out.stdout
+            .starts_with(&format!("reaper {} (git ", version())),
+        "{}",
+        out.describe()
+    );
+}
