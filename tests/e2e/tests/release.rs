@@ -510,6 +510,15 @@ fn deb_checks(debarch: &str, arch: &str) {
     ] {
         assert!(unit.contains(line), "zombies.service lacks {line:?}");
     }
+    // systemd's own rating of the unit's sandbox: exposure at most 2.0 of 10 ("OK"), offline.
+    let sec = run(
+        Command::new("systemd-analyze")
+            .args(["security", "--offline=true", "--threshold=20"])
+            .arg(format!("--root={}", r.display()))
+            .arg("zombies.service"),
+        CMD_TIMEOUT,
+    );
+    assert_eq!(sec.status.code(), Some(0), "{}", sec.describe());
     assert!(
         !r.join("etc/systemd").exists(),
         "installing the package must not enable the unit"
