@@ -89,7 +89,7 @@ for a in $arches; do
   say "building reaper and zombies for $a ($t)"
   nice cargo build --release --locked -p reaper -p zombies --target "$t" >&2
   for b in reaper zombies; do
-    f=target/$t/release/$b
+    f=${CARGO_TARGET_DIR:-$root/target}/$t/release/$b
     desc=$(file -b "$f")
     case "$desc" in *"statically linked"*) ;; *) die "$f is not statically linked: $desc" ;; esac
     case "$desc" in *"$(ocimatch "$a")"*) ;; *) die "$f is not a $a binary: $desc" ;; esac
