@@ -42,6 +42,10 @@ step "the release: scripts/release.sh into dist/ (binaries per arch, .deb, OCI a
 REAPER_DIST=$(SOURCE_URL=${SOURCE_URL:-https://example.invalid/reaper} scripts/release.sh)
 export REAPER_DIST
 echo "REAPER_DIST=$REAPER_DIST"
+# The VM tests boot the released arm64 binaries (scripts/vm/binaries.sh takes them from these).
+REAPER_BIN_AARCH64=$(echo "$REAPER_DIST"/reaper-*-arm64)
+ZOMBIES_BIN_AARCH64=$(echo "$REAPER_DIST"/zombies-*-arm64)
+export REAPER_BIN_AARCH64 ZOMBIES_BIN_AARCH64
 
 step "the incident-1 demo, self-checking"
 bash scripts/demo.sh --check
