@@ -678,7 +678,18 @@ fn images_load_into_a_private_dockerd() {
     let tmp = TempDir::new("release-dockerd");
     let dir = tmp.path().join("d");
     fs::create_dir(&dir).unwrap();
-    let d = Dockerd::start(&dir, &artifact(&format!("reaper-{v}-amd64")));
+    // dockerd's init is the amd64 package's persona link, as README's Install section says.
+    let root = install_debs("amd64");
+    let init = root.path().join("usr/lib/reaper/docker-init");
+    let d = Dockerd::start(&dir, &init);
+    let id = must(d.cli().args(["info", "--format", "{{.InitCommit.ID}}"]));
+    let version = must(Command::new(&init).arg("--version"));
+    assert_eq!(
+        Some(id.stdout.trim().to_string()),
+        docker_init_commit(&version.stdout),
+        "docker info should show the commit of the packaged docker-init\n{}",
+        d.log_text()
+    );
     for (name, title) in [
         ("reaper", "reaper"),
         ("pause", "reaper-pause"),
@@ -714,6 +725,70 @@ fn images_load_into_a_private_dockerd() {
         &format!("reaper/reaper:{v}-amd64"),
     ]));
     assert_eq!(out.stdout, format!("reaper {v} (git {})\n", git_revision()));
+    // Incident 1 under `docker run --init`: the packaged reaper is PID 1 and reaps the orphan.
+    let rootfs = tmp.path().join("rootfs");
+    zombie_init_rootfs(&rootfs);
+    let tar = tmp.path().join("rootfs.tar");
+    must(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."),
+    );
+    let workload = format!("{}:latest", unique("release-zombie-init"));
+    must(
+        d.cli()
+            .args(["import", "-c", r#"CMD ["/zombie-init"]"#])
+            .arg(&tar)
+            .arg(&workload),
+    );
+    let name = unique("release-init");
+    must(d.cli().args([
+        "run",
+        "-d",
+        "--init",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        &workload,
+    ]));
+    let pid1 = poll(&format!("container {name} to run"), POLL_TIMEOUT, || {
+        let out = run(
+            d.cli().args(["inspect", "-f", "{{.State.Pid}}", &name]),
+            CMD_TIMEOUT,
+        );
+        match out.stdout.trim().parse::<i32>() {
+            Ok(p) if p > 0 => Ok(p),
+            _ => Err(out.describe()),
+        }
+    });
+    assert_eq!(
+        fs::read(format!("/proc/{pid1}/exe")).ok(),
+        fs::read(artifact(&format!("reaper-{v}-amd64"))).ok(),
+        "PID 1 of {name} should be the released amd64 reaper"
+    );
+    let report = poll(
+        &format!("the zombie-init report of {name}"),
+        POLL_TIMEOUT,
+        || {
+            let out = must(d.cli().args(["logs", &name]));
+            let logs = out.stdout + &out.stderr;
+            Report::parse(&logs).ok_or(logs)
+        },
+    );
+    assert!(
+        !report.table.iter().any(|r| r.stat.starts_with('Z')),
+        "no zombie expected under docker-init (pid {} should have been reaped)\n{}",
+        report.zombie_pid,
+        report.logs
+    );
+    wait_procs(pid1, &format!("no zombie left in {name}"), |procs| {
+        zombies(procs).is_empty()
+    });
+
     // The pause image answers -v as pause does, as uid 65535.
     let out = must(d.cli().args([
         "run",
