@@ -154,9 +154,15 @@ image zombies zombies "Zombie-process node agent: Prometheus metrics per namespa
     done
   done
 } > "$out/SIZES"
+# reaper's size goal is 64 KiB on every architecture; a release over it says so (SIZES and stderr).
+# The hard ceiling (72 KiB) stops a release that grew by accident.
 for a in $arches; do
   s=$(stat -c %s "$out/reaper-$version-$a")
-  [ "$s" -le 65536 ] || die "reaper for $a is $s bytes, over its 64 KiB budget"
+  [ "$s" -le 73728 ] || die "reaper for $a is $s bytes, over the 72 KiB ceiling (goal: 64 KiB)"
+  if [ "$s" -gt 65536 ]; then
+    say "WARNING: reaper for $a is $s bytes, over its 64 KiB goal"
+    echo "reaper for $a: $s bytes, over the 64 KiB goal" >> "$out/SIZES"
+  fi
 done
 (cd "$out" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%f\n' | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
 say "done in $(( $(date +%s) - started )) s:"

@@ -165,7 +165,17 @@ fn release_has_every_artifact_and_the_checksums_verify() {
                 "SIZES should give {b} {a} {bytes}\n{sizes}"
             );
             if b == "reaper" {
-                assert!(bytes <= 65536, "reaper for {a} is {bytes} bytes > 64 KiB");
+                // The goal is 64 KiB; SIZES must say when a binary misses it, and 72 KiB is the
+                // ceiling past which release.sh refuses to build.
+                assert!(bytes <= 73728, "reaper for {a} is {bytes} bytes > 72 KiB");
+                let flagged = sizes.contains(&format!(
+                    "reaper for {a}: {bytes} bytes, over the 64 KiB goal"
+                ));
+                assert_eq!(
+                    flagged,
+                    bytes > 65536,
+                    "SIZES should flag reaper for {a} exactly when over 64 KiB\n{sizes}"
+                );
             }
         }
     }
@@ -878,7 +888,7 @@ fn cargo_install_with_the_musl_target_gives_the_static_reaper() {
         "{desc}"
     );
     let bytes = fs::metadata(&bin).unwrap().len();
-    assert!(bytes <= 65536, "cargo install made a {bytes}-byte reaper");
+    assert!(bytes <= 73728, "cargo install made a {bytes}-byte reaper");
     let out = must(Command::new(&bin).arg("--version"));
     assert!(
         out.stdout
