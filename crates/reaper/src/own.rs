@@ -292,7 +292,16 @@ pub static REAPER: Persona = Persona {
     early: no_early,
     help: (REAPER_HELP, 1),
     usage_help: false,
-    version: (concat!("reaper ", env!("CARGO_PKG_VERSION"), "\n"), 1),
+    version: (
+        concat!(
+            "reaper ",
+            env!("CARGO_PKG_VERSION"),
+            " (git ",
+            env!("REAPER_REVISION"),
+            ")\n"
+        ),
+        1,
+    ),
     codes: Codes {
         not_found: 127,
         not_executable: 126,

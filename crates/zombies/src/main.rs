@@ -6,6 +6,8 @@
 //! the command line wins over the variable.
 #![deny(unsafe_code)]
 
+#[cfg(feature = "gen-assets")]
+mod assets;
 mod render;
 mod report;
 mod serve;
@@ -26,10 +28,18 @@ use std::time::{Duration, Instant};
 /// report's is [`report::SCHEMA_VERSION`]); schemas in docs/schema/.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// `zombies --version`: the version and the git revision it was built from (`-dirty` when modified).
+pub(crate) const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("REAPER_REVISION"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "zombies",
-    version,
+    version = VERSION,
     about = "Find every zombie process on a node, trace it to the parent that should reap it, name the container, pod and cause",
     args_conflicts_with_subcommands = true,
     after_help = "Without a subcommand: the report of every zombie (the flags above).\n\
@@ -258,6 +268,10 @@ fn main() -> ExitCode {
         eprintln!("zombies: internal error: {info} (this is a bug; please report it)");
         std::process::exit(2);
     }));
+    #[cfg(feature = "gen-assets")]
+    if let Some(code) = assets::from_args::<Cli>() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

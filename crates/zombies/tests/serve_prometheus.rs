@@ -70,8 +70,9 @@ fn prometheus_scrapes_the_agent_and_alerts_fire() {
     one(
         &prom,
         &format!(
-            "zombies_build_info{{version=\"{}\"}}",
-            env!("CARGO_PKG_VERSION")
+            "zombies_build_info{{version=\"{}\",revision=\"{}\"}}",
+            env!("CARGO_PKG_VERSION"),
+            env!("REAPER_REVISION")
         ),
         1.0,
     );

@@ -217,7 +217,7 @@ fn bad_variables_are_usage_errors() {
     }
 }
 
-/// `-h` prints help on stdout and exits 0; `-V` prints `reaper X.Y.Z` on stdout and exits 0.
+/// `-h` prints help on stdout and exits 0; `-V` prints `reaper X.Y.Z (git COMMIT)` on stdout and exits 0.
 #[test]
 fn help_and_version() {
     for h in ["-h", "--help"] {
@@ -230,13 +230,21 @@ fn help_and_version() {
         let out = reaper(&[v]);
         out.assert_code(0);
         let line = out.stdout.trim_end();
-        let ver = line
+        let (ver, rev) = line
             .strip_prefix("reaper ")
-            .unwrap_or_else(|| panic!("{out}"));
+            .and_then(|l| l.strip_suffix(')'))
+            .and_then(|l| l.split_once(" (git "))
+            .unwrap_or_else(|| panic!("want 'reaper X.Y.Z (git COMMIT)'\n{out}"));
         let parts: Vec<&str> = ver.split('.').collect();
         assert!(
             parts.len() == 3 && parts.iter().all(|p| p.parse::<u32>().is_ok()),
-            "want 'reaper X.Y.Z'\n{out}"
+            "want 'reaper X.Y.Z (git COMMIT)'\n{out}"
+        );
+        let commit = rev.strip_suffix("-dirty").unwrap_or(rev);
+        assert!(
+            commit == "unknown"
+                || (commit.len() >= 7 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+            "want a git commit (or unknown without git)\n{out}"
         );
     }
 }

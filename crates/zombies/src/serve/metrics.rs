@@ -674,9 +674,15 @@ impl Collector {
                 "zombies_build",
                 Kind::Info,
                 "Build information of the zombies agent.",
-                &["version"],
+                &["version", "revision"],
             )
-            .with(vec![env!("CARGO_PKG_VERSION").to_string()], 1.0),
+            .with(
+                vec![
+                    env!("CARGO_PKG_VERSION").to_string(),
+                    env!("REAPER_REVISION").to_string(),
+                ],
+                1.0,
+            ),
         );
         let mut f = Family::new(
             "zombies_zombie_processes",
