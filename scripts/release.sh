@@ -14,7 +14,7 @@
 #
 # Usage: scripts/release.sh [--out DIR]      (default: dist/, emptied first)
 # Environment:
-#   ARCHES       architectures to build (default "amd64 arm64 386"; amd64 and arm64 are required)
+#   ARCHES       architectures to build (default "amd64 arm64"; 386 builds but is not shipped: README.md says why)
 #   SOURCE_URL   the project's home for the OCI source label and the Debian Homepage (default: the
 #                GitHub repository under Actions, else the git remote `origin`)
 #   MAINTAINER   the Debian Maintainer field (default: git's user.name <user.email>)
@@ -54,7 +54,7 @@ fi
 case "$SOURCE_URL" in https://*|http://*) ;; *) die "SOURCE_URL '$SOURCE_URL' is not an http(s) URL: set SOURCE_URL to the project's home page" ;; esac
 export SOURCE_URL
 export MAINTAINER=${MAINTAINER:-"$(git config user.name) <$(git config user.email)>"}
-arches=${ARCHES:-amd64 arm64 386}
+arches=${ARCHES:-amd64 arm64}
 case " $arches " in *" amd64 "*) ;; *) die "ARCHES must contain amd64" ;; esac
 case " $arches " in *" arm64 "*) ;; *) die "ARCHES must contain arm64" ;; esac
 

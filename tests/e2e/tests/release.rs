@@ -20,11 +20,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Every architecture scripts/release.sh builds by default, and the qemu-user runner of each.
-const ARCHES: [(&str, Option<&str>); 3] = [
-    ("amd64", None),
-    ("arm64", Some("qemu-aarch64-static")),
-    ("386", Some("qemu-i386-static")),
-];
+const ARCHES: [(&str, Option<&str>); 2] = [("amd64", None), ("arm64", Some("qemu-aarch64-static"))];
 
 fn version() -> String {
     let toml = fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap();
@@ -394,12 +390,6 @@ fn amd64_binaries_pass_the_core_checks() {
 fn arm64_binaries_pass_the_core_checks_under_qemu_user() {
     reaper_checks("arm64");
     zombies_checks("arm64");
-}
-
-#[test]
-fn i386_binaries_pass_the_core_checks_under_qemu_user() {
-    reaper_checks("386");
-    zombies_checks("386");
 }
 
 /// Installs the release's .deb files of `debarch` into an empty dpkg root and returns it.
