@@ -190,14 +190,58 @@ fn share(part: u64, whole: Option<u64>) -> Option<f64> {
 
 /// Builds the report. `tracker` adds first-seen times and rates (watch mode).
 pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) -> Report {
+    let sorted = sort_zombies(snap, th, tracker);
+    let mut groups = sorted.groups;
+    let zombie_count: usize = groups.iter().map(|g| g.zombie_count).sum();
+    let budget = budget(snap, &mut groups);
+    let violations = violations(th, zombie_count, &groups, &budget);
+    let notes = notes(snap, &groups);
+    let e = &snap.errors;
+    Report {
+        schema_version: SCHEMA_VERSION,
+        taken_at: unix_seconds(snap.taken_at),
+        healthy: violations.is_empty(),
+        thresholds: th.clone(),
+        violations,
+        processes_scanned: snap.processes.len(),
+        zombie_count,
+        zombies_ignored_younger_than_min_age: sorted.ignored,
+        transient_zombie_count: sorted.transient_count,
+        transient: sorted.transient,
+        groups,
+        budget,
+        read_errors: ReadErrorsOut {
+            vanished: e.vanished,
+            permission_denied: e.permission_denied,
+            other: e.other,
+            examples: e.examples.clone(),
+        },
+        notes,
+    }
+}
+
+/// The zombies of a scan sorted out: the leaks, by parent; the transient ones; and how many
+/// were younger than `--min-age`.
+struct Sorted {
+    groups: Vec<Group>,
+    /// Up to 20 transient zombies.
+    transient: Vec<TransientOut>,
+    transient_count: usize,
+    ignored: usize,
+}
+
+/// Per parent: drops the zombies younger than `--min-age`, sets the transient ones aside, and
+/// diagnoses the rest as a leak.
+fn sort_zombies(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) -> Sorted {
     let young = |z: &Process| {
         th.min_age_seconds > 0.0 && snap.age_seconds(z).is_some_and(|a| a < th.min_age_seconds)
     };
-    let mut ignored = 0;
-    let mut groups = Vec::new();
-    let mut transient = Vec::new();
-    let mut transient_count = 0;
-    let now = unix_seconds(snap.taken_at);
+    let mut out = Sorted {
+        groups: Vec::new(),
+        transient: Vec::new(),
+        transient_count: 0,
+        ignored: 0,
+    };
     for g in snap.zombie_groups() {
         let kept: Vec<i32> = g
             .zombies
@@ -205,7 +249,7 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
             .copied()
             .filter(|&z| match snap.process(z) {
                 Some(p) if young(p) => {
-                    ignored += 1;
+                    out.ignored += 1;
                     false
                 }
                 _ => true,
@@ -221,11 +265,11 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
         let reaped = tracker.is_some_and(|t| t.has_reaped(g.parent));
         let split = diagnose::split_transient(snap, &g, reaped, th.transient_seconds);
         for &z in &split.transient {
-            transient_count += 1;
+            out.transient_count += 1;
             let Some(p) = snap.process(z) else { continue };
-            if transient.len() < 20 {
+            if out.transient.len() < 20 {
                 let age = snap.zombie_age(p);
-                transient.push(TransientOut {
+                out.transient.push(TransientOut {
                     pid: p.pid,
                     name: p.name(),
                     ppid: p.ppid,
@@ -242,89 +286,106 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
             parent: g.parent,
             zombies: split.leaks,
         };
-        let d = diagnose::diagnose(snap, &g);
-        let zs: Vec<&Process> = g.zombies.iter().filter_map(|&z| snap.process(z)).collect();
-        let parent = match snap.process(g.parent) {
-            Some(p) => ParentOut {
-                pid: p.pid,
-                ns_pid: p.ns_pid(),
-                name: p.name(),
-                state: (p.state as char).to_string(),
-                cmdline: p.cmdline_text(),
-                is_ns_init: p.is_ns_init(),
-                is_container_init: p.is_container_init(),
-                handles_sigchld: p.handles_sigchld(),
-                reaper_injected: diagnose::is_reaper_injected(p),
-                visible: true,
-                owner: owner(snap, p),
-            },
-            None => ParentOut {
-                pid: g.parent,
-                ns_pid: None,
-                name: String::new(),
-                state: String::new(),
-                cmdline: None,
-                is_ns_init: false,
-                is_container_init: None,
-                handles_sigchld: None,
-                reaper_injected: false,
-                visible: false,
-                owner: Owner {
-                    container: None,
-                    pod: None,
-                    cgroup: None,
-                    label: "not visible".into(),
-                },
-            },
-        };
-        let zombies = zs
-            .iter()
-            .map(|z| {
-                let age = snap.zombie_age(z);
-                ZombieOut {
-                    pid: z.pid,
-                    ns_pid: z.ns_pid(),
-                    name: z.name(),
-                    uid: z.uid,
-                    exit_status: z.exit_status(),
-                    exit_status_reliable: snap.exit_code_reliable(z),
-                    started_at: snap.started_at(z),
-                    max_age_seconds: snap.age_seconds(z),
-                    zombie_age_seconds: age.map(|a| a.0),
-                    age_source: age.map(|a| a.1),
-                    first_seen: tracker
-                        .and_then(|t| {
-                            t.seen(&ZombieKey {
-                                pid: z.pid,
-                                start_ticks: z.start_ticks,
-                            })
-                        })
-                        .map(|s| unix_seconds(s.first_seen)),
-                    owner: owner(snap, z),
-                }
-            })
-            .collect();
-        let rate = group_rate(
-            snap,
-            &zs,
-            now,
-            tracker.and_then(|t| t.observed_for_parent(g.parent, 30.0)),
-        );
-        groups.push(Group {
-            parent,
-            zombie_count: zs.len(),
-            names: diagnose::zombie_names(&zs),
-            zombies,
-            cause: d.cause,
-            explanation: d.explanation,
-            fix: d.fix,
-            new_per_minute: rate.map(|r| if r.ongoing { r.per_minute } else { 0.0 }),
-            rate,
-            exhaustion: None,
-        });
+        out.groups.push(leak_group(snap, &g, tracker));
     }
-    let zombie_count: usize = groups.iter().map(|g| g.zombie_count).sum();
+    out
+}
 
+/// One leaking parent: its diagnosis, its zombies and its rate (the exhaustion comes later,
+/// from the budget).
+fn leak_group(
+    snap: &Snapshot,
+    g: &procmodel::ZombieGroup,
+    tracker: Option<&ZombieTracker>,
+) -> Group {
+    let d = diagnose::diagnose(snap, g);
+    let zs: Vec<&Process> = g.zombies.iter().filter_map(|&z| snap.process(z)).collect();
+    let rate = group_rate(
+        snap,
+        &zs,
+        unix_seconds(snap.taken_at),
+        tracker.and_then(|t| t.observed_for_parent(g.parent, 30.0)),
+    );
+    Group {
+        parent: parent_out(snap, g.parent),
+        zombie_count: zs.len(),
+        names: diagnose::zombie_names(&zs),
+        zombies: zs.iter().map(|z| zombie_out(snap, z, tracker)).collect(),
+        cause: d.cause,
+        explanation: d.explanation,
+        fix: d.fix,
+        new_per_minute: rate.map(|r| if r.ongoing { r.per_minute } else { 0.0 }),
+        rate,
+        exhaustion: None,
+    }
+}
+
+/// The parent as the report shows it; a parent outside this PID namespace is "not visible".
+fn parent_out(snap: &Snapshot, pid: i32) -> ParentOut {
+    match snap.process(pid) {
+        Some(p) => ParentOut {
+            pid: p.pid,
+            ns_pid: p.ns_pid(),
+            name: p.name(),
+            state: (p.state as char).to_string(),
+            cmdline: p.cmdline_text(),
+            is_ns_init: p.is_ns_init(),
+            is_container_init: p.is_container_init(),
+            handles_sigchld: p.handles_sigchld(),
+            reaper_injected: diagnose::is_reaper_injected(p),
+            visible: true,
+            owner: owner(snap, p),
+        },
+        None => ParentOut {
+            pid,
+            ns_pid: None,
+            name: String::new(),
+            state: String::new(),
+            cmdline: None,
+            is_ns_init: false,
+            is_container_init: None,
+            handles_sigchld: None,
+            reaper_injected: false,
+            visible: false,
+            owner: Owner {
+                container: None,
+                pod: None,
+                cgroup: None,
+                label: "not visible".into(),
+            },
+        },
+    }
+}
+
+/// One zombie as the report shows it; `tracker` adds when it was first seen.
+fn zombie_out(snap: &Snapshot, z: &Process, tracker: Option<&ZombieTracker>) -> ZombieOut {
+    let age = snap.zombie_age(z);
+    ZombieOut {
+        pid: z.pid,
+        ns_pid: z.ns_pid(),
+        name: z.name(),
+        uid: z.uid,
+        exit_status: z.exit_status(),
+        exit_status_reliable: snap.exit_code_reliable(z),
+        started_at: snap.started_at(z),
+        max_age_seconds: snap.age_seconds(z),
+        zombie_age_seconds: age.map(|a| a.0),
+        age_source: age.map(|a| a.1),
+        first_seen: tracker
+            .and_then(|t| {
+                t.seen(&ZombieKey {
+                    pid: z.pid,
+                    start_ticks: z.start_ticks,
+                })
+            })
+            .map(|s| unix_seconds(s.first_seen)),
+        owner: owner(snap, z),
+    }
+}
+
+/// The node's and each scope's PID budget, with the leaks' rates; sets each group's tightest
+/// limit.
+fn budget(snap: &Snapshot, groups: &mut [Group]) -> Budget {
     let b = &snap.budget;
     // Only ongoing leaks grow: the node's rate is the sum of theirs.
     let node_rate = Some(groups.iter().filter_map(|g| g.new_per_minute).sum::<f64>());
@@ -347,12 +408,23 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
         .cgroups
         .iter()
         .filter(|c| c.kind != ScopeKind::Other || c.max.is_some())
-        .map(|c| scope_out(snap, c, &groups))
+        .map(|c| scope_out(snap, c, groups))
         .collect();
     for g in groups.iter_mut() {
         g.exhaustion = tightest(g, &scopes, &node);
     }
+    Budget { node, scopes }
+}
 
+/// The thresholds crossed, one message each: zombies, node PID usage, leak rates, scope PID
+/// usage.
+fn violations(
+    th: &Thresholds,
+    zombie_count: usize,
+    groups: &[Group],
+    budget: &Budget,
+) -> Vec<String> {
+    let node = &budget.node;
     let mut violations = Vec::new();
     if let Some(max) = th.max_zombies {
         if zombie_count as u64 > max {
@@ -370,7 +442,7 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
             ));
         }
     }
-    for g in &groups {
+    for g in groups {
         let Some(r) = g.rate.filter(|r| r.ongoing) else {
             continue;
         };
@@ -381,7 +453,7 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
             ));
         }
     }
-    for s in &scopes {
+    for s in &budget.scopes {
         if let Some(u) = s.usage_ratio {
             if u > th.max_pid_usage {
                 violations.push(format!(
@@ -395,8 +467,12 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
             }
         }
     }
+    violations
+}
 
-    let e = &snap.errors;
+/// What the scan could not see or read, and what that leaves out.
+fn notes(snap: &Snapshot, groups: &[Group]) -> Vec<String> {
+    let (e, b) = (&snap.errors, &snap.budget);
     let mut notes = Vec::new();
     if snap.reader_euid != 0 {
         let unreliable = groups
@@ -444,28 +520,7 @@ pub fn build(snap: &Snapshot, th: &Thresholds, tracker: Option<&ZombieTracker>) 
     if b.limit.is_none() {
         notes.push("could not read pid_max/threads-max: node limit unknown".into());
     }
-
-    Report {
-        schema_version: SCHEMA_VERSION,
-        taken_at: unix_seconds(snap.taken_at),
-        healthy: violations.is_empty(),
-        thresholds: th.clone(),
-        violations,
-        processes_scanned: snap.processes.len(),
-        zombie_count,
-        zombies_ignored_younger_than_min_age: ignored,
-        transient_zombie_count: transient_count,
-        transient,
-        groups,
-        budget: Budget { node, scopes },
-        read_errors: ReadErrorsOut {
-            vanished: e.vanished,
-            permission_denied: e.permission_denied,
-            other: e.other,
-            examples: e.examples.clone(),
-        },
-        notes,
-    }
+    notes
 }
 
 fn group_rate(
