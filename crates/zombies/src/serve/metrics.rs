@@ -249,6 +249,73 @@ fn short_id(id: &str) -> String {
     id[..12.min(id.len())].to_string()
 }
 
+/// Zombies per cgroup from the kernel's accounting, sorted by what the cgroup is.
+#[derive(Default)]
+struct CgroupZombies {
+    /// The pod and container cgroups found (pods with their `pids.max`).
+    kube: KubeCgroups,
+    /// Per pod UID: the zombies of the pod's cgroup subtree (its containers' included).
+    pods: BTreeMap<String, u64>,
+    /// Per (pod UID, container id): the zombies of the container's own cgroup subtree.
+    containers: BTreeMap<(String, String), u64>,
+    /// podman/Docker containers outside any pod that hold zombies, by id (count, runtime).
+    runtime: BTreeMap<String, (u64, Option<cgroup::Runtime>)>,
+}
+
+/// Attributes each cgroup of the accounting (pod, container, runtime container, other) and
+/// adds its zombies where they belong; a sub-cgroup made inside a container counts in the
+/// container's own.
+fn cgroup_zombies(acct: &Accounting) -> CgroupZombies {
+    let attr: Vec<Attribution> = acct
+        .cgroups
+        .iter()
+        .map(|c| cgroup::attribute(&c.path))
+        .collect();
+    let mut found = CgroupZombies::default();
+    for (i, c) in acct.cgroups.iter().enumerate() {
+        let a = &attr[i];
+        // The container's own cgroup, not a sub-cgroup made inside it.
+        let top = |id: &str| {
+            c.parent
+                .is_none_or(|p| attr[p].container_id.as_deref() != Some(id))
+        };
+        let z = acct.zombies(i).unwrap_or(0);
+        let Some(uid) = &a.pod_uid else {
+            if let (Some(id), false) = (&a.container_id, a.conmon) {
+                if top(id) && z > 0 {
+                    found.runtime.entry(id.clone()).or_insert((0, a.runtime)).0 += z;
+                }
+            }
+            continue;
+        };
+        match (&a.container_id, a.conmon) {
+            (None, _) => {
+                if cgroup::pod_cgroup(&c.path).as_deref() != Some(c.path.as_str()) {
+                    continue;
+                }
+                *found.pods.entry(uid.clone()).or_default() += z;
+                let dir = acct.hierarchy.base.join(c.path.trim_start_matches('/'));
+                // `pids.current` is the walk's (the smaller of its reads): only `pids.max`
+                // is read here.
+                found
+                    .kube
+                    .add_pod(uid, PidsCounters::with_current(&dir, c.current));
+            }
+            (Some(id), false) => {
+                if top(id) {
+                    found.kube.containers.insert((uid.clone(), id.clone()));
+                    *found
+                        .containers
+                        .entry((uid.clone(), id.clone()))
+                        .or_default() += z;
+                }
+            }
+            (Some(_), true) => {}
+        }
+    }
+    found
+}
+
 impl Collector {
     /// A collector counting zombies as `mode` says ([`resolve`]).
     pub fn with_mode(
@@ -471,61 +538,54 @@ impl Collector {
             .map(procmodel::scan::pods_from_log_root)
             .unwrap_or_default();
         let names = self.names();
-        let attr: Vec<Attribution> = acct
-            .cgroups
-            .iter()
-            .map(|c| cgroup::attribute(&c.path))
-            .collect();
-        let mut kube = KubeCgroups::default();
-        let mut pod_z: BTreeMap<String, u64> = BTreeMap::new();
-        let mut cont_z: BTreeMap<(String, String), u64> = BTreeMap::new();
-        // podman/Docker containers outside any pod that hold zombies, by id.
-        let mut runtime_z: BTreeMap<String, (u64, Option<cgroup::Runtime>)> = BTreeMap::new();
-        for (i, c) in acct.cgroups.iter().enumerate() {
-            let a = &attr[i];
-            let Some(uid) = &a.pod_uid else {
-                if let (Some(id), false) = (&a.container_id, a.conmon) {
-                    let top = c
-                        .parent
-                        .is_none_or(|p| attr[p].container_id.as_deref() != Some(id.as_str()));
-                    let z = acct.zombies(i).unwrap_or(0);
-                    if top && z > 0 {
-                        runtime_z.entry(id.clone()).or_insert((0, a.runtime)).0 += z;
-                    }
-                }
-                continue;
-            };
-            let z = acct.zombies(i).unwrap_or(0);
-            match (&a.container_id, a.conmon) {
-                (None, _) => {
-                    if cgroup::pod_cgroup(&c.path).as_deref() != Some(c.path.as_str()) {
-                        continue;
-                    }
-                    *pod_z.entry(uid.clone()).or_default() += z;
-                    let dir = acct.hierarchy.base.join(c.path.trim_start_matches('/'));
-                    // `pids.current` is the walk's (the smaller of its reads): only `pids.max`
-                    // is read here.
-                    kube.add_pod(uid, PidsCounters::with_current(&dir, c.current));
-                }
-                (Some(id), false) => {
-                    // The container's own cgroup, not a sub-cgroup made inside it.
-                    let top = c
-                        .parent
-                        .is_none_or(|p| attr[p].container_id.as_deref() != Some(id.as_str()));
-                    if top {
-                        kube.containers.insert((uid.clone(), id.clone()));
-                        *cont_z.entry((uid.clone(), id.clone())).or_default() += z;
-                    }
-                }
-                (Some(_), true) => {}
-            }
-        }
-        let mut zombies = Self::known_series(&pods_names, &kube, &names);
+        let found = cgroup_zombies(acct);
+        let zombies = self.accounting_series(acct, &found, &pods_names, &names);
+        self.observe_deltas(&zombies);
+        let oldest = self.pods_first_seen(&zombies, now);
+        self.seen.clear();
+        self.finish(Resolved::Accounting, &zombies, oldest);
+
+        let budget = NodeBudget {
+            loadavg_tasks: Some(acct.nr_threads_after),
+            scanned_tasks: acct.listed_tasks,
+            zombies: acct.node_zombies(),
+            ..NodeBudget::read_limits(&self.cfg.proc_root)
+        };
+        let fams = self.families(
+            &zombies,
+            &Self::pods_by_name(&pods_names, &found.kube),
+            &budget,
+        );
+        let e = &acct.errors;
+        Self::tail(
+            fams,
+            None,
+            Some(acct.cgroups.len() as u64),
+            [
+                e.permission_denied,
+                e.other + found.kube.errors + acct.truncated as u64,
+                e.vanished,
+            ],
+        )
+    }
+
+    /// Accounting mode's series: every known one, each pod's own zombies (its cgroup's minus
+    /// its containers'), each container's, the named runtime containers', and the rest of the
+    /// node's in the outside-any-pod bucket.
+    fn accounting_series(
+        &self,
+        acct: &Accounting,
+        found: &CgroupZombies,
+        pods_names: &BTreeMap<String, PodRef>,
+        names: &HashMap<String, String>,
+    ) -> BTreeMap<Key, u64> {
+        let mut zombies = Self::known_series(pods_names, &found.kube, names);
         let mut in_pods = 0u64;
-        for (uid, total) in &pod_z {
+        for (uid, total) in &found.pods {
             in_pods += total;
-            let (ns, pod) = Self::pod_names(&pods_names, uid);
-            let in_containers: u64 = cont_z
+            let (ns, pod) = Self::pod_names(pods_names, uid);
+            let in_containers: u64 = found
+                .containers
                 .range((uid.clone(), String::new())..)
                 .take_while(|((u, _), _)| u == uid)
                 .map(|(_, n)| n)
@@ -533,12 +593,24 @@ impl Collector {
             *zombies.entry((ns, pod, String::new())).or_default() +=
                 total.saturating_sub(in_containers);
         }
-        for ((uid, id), n) in &cont_z {
-            let (ns, pod) = Self::pod_names(&pods_names, uid);
+        for ((uid, id), n) in &found.containers {
+            let (ns, pod) = Self::pod_names(pods_names, uid);
             let c = names.get(id).cloned().unwrap_or_else(|| short_id(id));
             *zombies.entry((ns, pod, c)).or_default() += n;
         }
-        let wanted: Vec<procmodel::naming::Wanted<'_>> = runtime_z
+        in_pods += self.runtime_series(&found.runtime, &mut zombies);
+        *zombies.entry(Key::default()).or_default() += acct.node_zombies().saturating_sub(in_pods);
+        zombies
+    }
+
+    /// Adds the zombies of podman/Docker containers outside any pod to series named as their
+    /// runtime names them (up to [`MAX_RUNTIME_CONTAINER_SERIES`]); returns how many it added.
+    fn runtime_series(
+        &self,
+        runtime: &BTreeMap<String, (u64, Option<cgroup::Runtime>)>,
+        zombies: &mut BTreeMap<Key, u64>,
+    ) -> u64 {
+        let wanted: Vec<procmodel::naming::Wanted<'_>> = runtime
             .iter()
             .map(|(id, (_, rt))| procmodel::naming::Wanted {
                 id,
@@ -556,22 +628,30 @@ impl Collector {
             None,
         );
         let mut runtime_series = BTreeSet::new();
-        for (id, (n, _)) in &runtime_z {
+        let mut added = 0;
+        for (id, (n, _)) in runtime {
             let name = runtime_names
                 .get(id)
                 .map(|c| c.name.clone())
                 .unwrap_or_else(|| short_id(id));
             let key = Self::capped((String::new(), String::new(), name), &mut runtime_series);
             if key != Key::default() {
-                in_pods += n;
+                added += n;
                 *zombies.entry(key).or_default() += n;
             }
         }
-        *zombies.entry(Key::default()).or_default() += acct.node_zombies().saturating_sub(in_pods);
+        added
+    }
 
-        self.observe_deltas(&zombies);
+    /// Accounting mode's oldest first-seen time of each pod that has zombies: when its count
+    /// went from 0 to more (kept from the previous scrape), else `now`.
+    fn pods_first_seen(
+        &self,
+        zombies: &BTreeMap<Key, u64>,
+        now: f64,
+    ) -> BTreeMap<(String, String), f64> {
         let mut per_pod: BTreeMap<(String, String), u64> = BTreeMap::new();
-        for ((ns, pod, _), n) in &zombies {
+        for ((ns, pod, _), n) in zombies {
             *per_pod.entry((ns.clone(), pod.clone())).or_default() += n;
         }
         let mut oldest = BTreeMap::new();
@@ -581,27 +661,7 @@ impl Collector {
                 oldest.insert(pod, t);
             }
         }
-        self.seen.clear();
-        self.finish(Resolved::Accounting, &zombies, oldest);
-
-        let budget = NodeBudget {
-            loadavg_tasks: Some(acct.nr_threads_after),
-            scanned_tasks: acct.listed_tasks,
-            zombies: acct.node_zombies(),
-            ..NodeBudget::read_limits(&self.cfg.proc_root)
-        };
-        let fams = self.families(&zombies, &Self::pods_by_name(&pods_names, &kube), &budget);
-        let e = &acct.errors;
-        Self::tail(
-            fams,
-            None,
-            Some(acct.cgroups.len() as u64),
-            [
-                e.permission_denied,
-                e.other + kube.errors + acct.truncated as u64,
-                e.vanished,
-            ],
-        )
+        oldest
     }
 
     /// Every known series at 0: the outside-any-pod bucket, each pod, each container.
