@@ -720,41 +720,35 @@ impl Collector {
         self.last_mode = Some(mode);
     }
 
+    /// The families computed the same way in both modes: build information, the zombies per
+    /// label set, the node's task budget, and each pod's PID limit.
     fn families(
         &self,
         zombies: &BTreeMap<Key, u64>,
         pods: &BTreeMap<(String, String), &PodCgroup>,
         b: &NodeBudget,
     ) -> Vec<Family> {
+        let mut fams = vec![build_info()];
+        fams.extend(self.zombie_families(zombies));
+        fams.extend(node_families(b));
+        fams.extend(pod_pids_families(pods));
+        fams
+    }
+
+    /// `zombies_zombie_processes`, `zombies_observed_total` per label set and the oldest
+    /// first-seen time per pod.
+    fn zombie_families(&self, zombies: &BTreeMap<Key, u64>) -> [Family; 3] {
         let labels3: &'static [&'static str] = &["namespace", "pod", "container"];
-        let labels2: &'static [&'static str] = &["namespace", "pod"];
-        let mut fams = Vec::new();
-        fams.push(
-            Family::new(
-                "zombies_build",
-                Kind::Info,
-                "Build information of the zombies agent.",
-                &["version", "revision"],
-            )
-            .with(
-                vec![
-                    env!("CARGO_PKG_VERSION").to_string(),
-                    env!("REAPER_REVISION").to_string(),
-                ],
-                1.0,
-            ),
-        );
-        let mut f = Family::new(
+        let mut now = Family::new(
             "zombies_zombie_processes",
             Kind::Gauge,
             "Zombie (defunct) processes now, per namespace, pod and container; empty labels for processes outside any pod.",
             labels3,
         );
         for ((ns, pod, c), n) in zombies {
-            f.push(vec![ns.clone(), pod.clone(), c.clone()], *n as f64);
+            now.push(vec![ns.clone(), pod.clone(), c.clone()], *n as f64);
         }
-        fams.push(f);
-        let mut f = Family::new(
+        let mut observed = Family::new(
             "zombies_observed",
             Kind::Counter,
             "Zombie processes that appeared between scrapes (full scan: new pid and start time; accounting: positive changes of the count, a lower bound); its rate is the zombie leak rate.",
@@ -762,66 +756,21 @@ impl Collector {
         );
         for k in zombies.keys() {
             let n = self.observed.get(k).copied().unwrap_or(0);
-            f.push(vec![k.0.clone(), k.1.clone(), k.2.clone()], n as f64);
+            observed.push(vec![k.0.clone(), k.1.clone(), k.2.clone()], n as f64);
         }
-        fams.push(f);
-        let mut f = Family::new(
+        let mut first = Family::new(
             "zombies_oldest_first_seen_timestamp_seconds",
             Kind::Gauge,
             "Unix time at which the agent first saw the oldest zombie of the pod (accounting: when the pod's count last went from 0 to more); empty labels: outside any pod; absent when it has none.",
-            labels2,
+            &["namespace", "pod"],
         )
         .unit("seconds");
         let mut oldest: Vec<_> = self.pod_first.iter().collect();
         oldest.sort_by(|a, b| a.0.cmp(b.0));
         for ((ns, pod), t) in oldest {
-            f.push(vec![ns.clone(), pod.clone()], *t);
+            first.push(vec![ns.clone(), pod.clone()], *t);
         }
-        fams.push(f);
-
-        fams.push(
-            Family::new(
-                "zombies_node_tasks",
-                Kind::Gauge,
-                "Tasks (threads, zombies included) on the node, from /proc/loadavg: what kubelet's pid.available counts.",
-                &[],
-            )
-            .with(vec![], b.tasks() as f64),
-        );
-        let mut f = Family::new(
-            "zombies_node_task_limit",
-            Kind::Gauge,
-            "The node's task limit: min(kernel.pid_max, kernel.threads-max).",
-            &[],
-        );
-        if let Some(l) = b.limit {
-            f.push(vec![], l as f64);
-        }
-        fams.push(f);
-
-        let mut cur = Family::new(
-            "zombies_pod_pids_current",
-            Kind::Gauge,
-            "pids.current of the pod's cgroup: its tasks, zombies included.",
-            labels2,
-        );
-        let mut max = Family::new(
-            "zombies_pod_pids_max",
-            Kind::Gauge,
-            "pids.max of the pod's cgroup; absent when unlimited.",
-            labels2,
-        );
-        for ((ns, pod), p) in pods {
-            if let Some(c) = p.current {
-                cur.push(vec![ns.clone(), pod.clone()], c as f64);
-            }
-            if let Some(m) = p.max {
-                max.push(vec![ns.clone(), pod.clone()], m as f64);
-            }
-        }
-        fams.push(cur);
-        fams.push(max);
-        fams
+        [now, observed, first]
     }
 
     /// Appends the scan-size and read-error families; `errors` = [permission_denied, other,
@@ -855,6 +804,70 @@ impl Collector {
         fams.push(read_errors(&errors));
         fams
     }
+}
+
+/// `zombies_build_info`: the version and the git revision of the agent.
+fn build_info() -> Family {
+    Family::new(
+        "zombies_build",
+        Kind::Info,
+        "Build information of the zombies agent.",
+        &["version", "revision"],
+    )
+    .with(
+        vec![
+            env!("CARGO_PKG_VERSION").to_string(),
+            env!("REAPER_REVISION").to_string(),
+        ],
+        1.0,
+    )
+}
+
+/// `zombies_node_tasks` and `zombies_node_task_limit` (absent when unknown).
+fn node_families(b: &NodeBudget) -> [Family; 2] {
+    let tasks = Family::new(
+        "zombies_node_tasks",
+        Kind::Gauge,
+        "Tasks (threads, zombies included) on the node, from /proc/loadavg: what kubelet's pid.available counts.",
+        &[],
+    )
+    .with(vec![], b.tasks() as f64);
+    let mut limit = Family::new(
+        "zombies_node_task_limit",
+        Kind::Gauge,
+        "The node's task limit: min(kernel.pid_max, kernel.threads-max).",
+        &[],
+    );
+    if let Some(l) = b.limit {
+        limit.push(vec![], l as f64);
+    }
+    [tasks, limit]
+}
+
+/// `zombies_pod_pids_current` and `zombies_pod_pids_max` of each pod's cgroup.
+fn pod_pids_families(pods: &BTreeMap<(String, String), &PodCgroup>) -> [Family; 2] {
+    let labels2: &'static [&'static str] = &["namespace", "pod"];
+    let mut cur = Family::new(
+        "zombies_pod_pids_current",
+        Kind::Gauge,
+        "pids.current of the pod's cgroup: its tasks, zombies included.",
+        labels2,
+    );
+    let mut max = Family::new(
+        "zombies_pod_pids_max",
+        Kind::Gauge,
+        "pids.max of the pod's cgroup; absent when unlimited.",
+        labels2,
+    );
+    for ((ns, pod), p) in pods {
+        if let Some(c) = p.current {
+            cur.push(vec![ns.clone(), pod.clone()], c as f64);
+        }
+        if let Some(m) = p.max {
+            max.push(vec![ns.clone(), pod.clone()], m as f64);
+        }
+    }
+    [cur, max]
 }
 
 /// `zombies_read_errors`; `errors` = [permission_denied, other, vanished].
