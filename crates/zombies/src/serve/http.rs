@@ -289,7 +289,9 @@ pub struct Stats {
 }
 
 /// Serves on `listener` until `stop()` returns true, answering requests with `handler`.
-#[allow(unsafe_code)] // poll(2) over the listener and the connections, which std does not wrap
+///
+/// Each turn of the loop: wait for a socket to be ready (or the next deadline), advance the
+/// ready connections, close the finished and timed-out ones, then accept the waiting ones.
 pub fn serve(
     listener: TcpListener,
     limits: Limits,
@@ -301,109 +303,140 @@ pub fn serve(
     let mut stats = Stats::default();
     let mut pfds: Vec<libc::pollfd> = Vec::new();
     while !stop() {
-        let now = Instant::now();
-        let timeout = conns
-            .iter()
-            .map(|c| c.deadline.saturating_duration_since(now))
-            .min()
-            .unwrap_or(Duration::from_millis(500))
-            .min(Duration::from_millis(500));
-        pfds.clear();
-        pfds.push(libc::pollfd {
-            fd: listener.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        });
-        for c in &conns {
-            pfds.push(libc::pollfd {
-                fd: c.stream.as_raw_fd(),
-                events: match c.state {
-                    State::Reading(_) => libc::POLLIN,
-                    State::Writing(..) => libc::POLLOUT,
-                },
-                revents: 0,
-            });
+        if !wait(&listener, &conns, &mut pfds)? {
+            continue;
         }
-        // SAFETY: pfds is a valid array of pollfd of the given length.
-        let n = unsafe {
-            libc::poll(
-                pfds.as_mut_ptr(),
-                pfds.len() as libc::nfds_t,
-                timeout.as_millis().min(500) as libc::c_int + 1,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        // Existing connections first (indexes match pfds[1..]).
-        let mut closed = vec![false; conns.len()];
-        for (i, c) in conns.iter_mut().enumerate() {
-            let rev = pfds[i + 1].revents;
-            if rev == 0 {
-                continue;
-            }
-            closed[i] = !step(c, limits, &mut handler, &mut stats);
-        }
-        let now = Instant::now();
-        let mut i = 0;
-        conns.retain(|c| {
-            let keep = !closed[i] && c.deadline > now;
-            if !closed[i] && c.deadline <= now {
-                stats.timed_out += 1;
-                if let State::Reading(_) = c.state {
-                    // Best effort; the socket is non-blocking and closed right after.
-                    let _ = (&c.stream).write(&serialize(
-                        &Response::text(
-                            408,
-                            "request timeout: send the whole request head at once\n",
-                        ),
-                        false,
-                        "",
-                    ));
-                }
-            }
-            i += 1;
-            keep
-        });
+        let closed = advance(&mut conns, &pfds, limits, &mut handler, &mut stats);
+        close_finished(&mut conns, &closed, &mut stats);
         if pfds[0].revents != 0 {
-            loop {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        if stream.set_nonblocking(true).is_err() {
-                            continue;
-                        }
-                        let _ = stream.set_nodelay(true);
-                        stats.accepted += 1;
-                        if conns.len() >= limits.max_connections.max(1) {
-                            // Drop the connection that has been open longest.
-                            if let Some((j, _)) =
-                                conns.iter().enumerate().min_by_key(|(_, c)| c.opened)
-                            {
-                                conns.swap_remove(j);
-                                stats.evicted += 1;
-                            }
-                        }
-                        let now = Instant::now();
-                        conns.push(Conn {
-                            stream,
-                            state: State::Reading(Vec::with_capacity(1024)),
-                            deadline: now + limits.read_timeout,
-                            opened: now,
-                        });
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    // ECONNABORTED, EMFILE...: keep serving; poll will report again.
-                    Err(_) => break,
-                }
-            }
+            accept(&listener, &mut conns, limits, &mut stats);
         }
     }
     Ok(stats)
+}
+
+/// Polls the listener (`pfds[0]`) and the connections (`pfds[1..]`, in order) until one is
+/// ready or the nearest deadline (at most 500 ms). False when a signal interrupted the wait.
+#[allow(unsafe_code)] // poll(2) over the listener and the connections, which std does not wrap
+fn wait(listener: &TcpListener, conns: &[Conn], pfds: &mut Vec<libc::pollfd>) -> io::Result<bool> {
+    let now = Instant::now();
+    let timeout = conns
+        .iter()
+        .map(|c| c.deadline.saturating_duration_since(now))
+        .min()
+        .unwrap_or(Duration::from_millis(500))
+        .min(Duration::from_millis(500));
+    pfds.clear();
+    pfds.push(libc::pollfd {
+        fd: listener.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    for c in conns {
+        pfds.push(libc::pollfd {
+            fd: c.stream.as_raw_fd(),
+            events: match c.state {
+                State::Reading(_) => libc::POLLIN,
+                State::Writing(..) => libc::POLLOUT,
+            },
+            revents: 0,
+        });
+    }
+    // SAFETY: pfds is a valid array of pollfd of the given length.
+    let n = unsafe {
+        libc::poll(
+            pfds.as_mut_ptr(),
+            pfds.len() as libc::nfds_t,
+            timeout.as_millis().min(500) as libc::c_int + 1,
+        )
+    };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(e);
+    }
+    Ok(true)
+}
+
+/// Advances each connection poll reported ready; returns which ones are finished.
+fn advance(
+    conns: &mut [Conn],
+    pfds: &[libc::pollfd],
+    limits: Limits,
+    handler: &mut impl FnMut(&Request) -> Response,
+    stats: &mut Stats,
+) -> Vec<bool> {
+    let mut closed = vec![false; conns.len()];
+    // Indexes match pfds[1..].
+    for (i, c) in conns.iter_mut().enumerate() {
+        let rev = pfds[i + 1].revents;
+        if rev == 0 {
+            continue;
+        }
+        closed[i] = !step(c, limits, handler, stats);
+    }
+    closed
+}
+
+/// Drops the finished connections and those past their deadline (a 408 for a client still
+/// sending its head).
+fn close_finished(conns: &mut Vec<Conn>, closed: &[bool], stats: &mut Stats) {
+    let now = Instant::now();
+    let mut i = 0;
+    conns.retain(|c| {
+        let keep = !closed[i] && c.deadline > now;
+        if !closed[i] && c.deadline <= now {
+            stats.timed_out += 1;
+            if let State::Reading(_) = c.state {
+                // Best effort; the socket is non-blocking and closed right after.
+                let _ = (&c.stream).write(&serialize(
+                    &Response::text(
+                        408,
+                        "request timeout: send the whole request head at once\n",
+                    ),
+                    false,
+                    "",
+                ));
+            }
+        }
+        i += 1;
+        keep
+    });
+}
+
+/// Accepts every waiting connection, dropping the longest-open one when full.
+fn accept(listener: &TcpListener, conns: &mut Vec<Conn>, limits: Limits, stats: &mut Stats) {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if stream.set_nonblocking(true).is_err() {
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                stats.accepted += 1;
+                if conns.len() >= limits.max_connections.max(1) {
+                    // Drop the connection that has been open longest.
+                    if let Some((j, _)) = conns.iter().enumerate().min_by_key(|(_, c)| c.opened) {
+                        conns.swap_remove(j);
+                        stats.evicted += 1;
+                    }
+                }
+                let now = Instant::now();
+                conns.push(Conn {
+                    stream,
+                    state: State::Reading(Vec::with_capacity(1024)),
+                    deadline: now + limits.read_timeout,
+                    opened: now,
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // ECONNABORTED, EMFILE...: keep serving; poll will report again.
+            Err(_) => break,
+        }
+    }
 }
 
 /// Advances one connection; false when it is finished and must be closed.
