@@ -69,7 +69,28 @@ pub fn run(
     containers_log_root: Option<&Path>,
 ) -> Vec<Check> {
     let mut out = Vec::with_capacity(5);
-    let proc_ok = match list(proc_root).and_then(|_| std::fs::read(proc_root.join("1/stat"))) {
+    let proc_ok = check_proc(proc_root);
+    let readable = proc_ok.ok;
+    out.push(proc_ok);
+    out.push(check_host_pid_namespace(proc_root, readable));
+    out.push(check_cgroup_pids(sys_root));
+    for (name, root, flag) in [
+        ("pods_log_root", pods_log_root, "--pods-log-root"),
+        (
+            "containers_log_root",
+            containers_log_root,
+            "--containers-log-root",
+        ),
+    ] {
+        let Some(root) = root else { continue };
+        out.push(check_log_root(name, root, flag));
+    }
+    out
+}
+
+/// `proc`: `--proc-root` can be listed and `<proc>/1/stat` read.
+fn check_proc(proc_root: &Path) -> Check {
+    match list(proc_root).and_then(|_| std::fs::read(proc_root.join("1/stat"))) {
         Ok(_) => Check::pass("proc", true),
         Err(e) => Check::fail(
             "proc",
@@ -80,10 +101,13 @@ pub fn run(
             ),
             e.kind() == ErrorKind::PermissionDenied,
         ),
-    };
-    let readable = proc_ok.ok;
-    out.push(proc_ok);
-    out.push(if accounting::in_initial_pid_namespace(proc_root) {
+    }
+}
+
+/// `host_pid_namespace`: `<proc>/2` is `kthreadd` with parent 0; `readable` says whether the
+/// `proc` check passed (the reason differs).
+fn check_host_pid_namespace(proc_root: &Path, readable: bool) -> Check {
+    if accounting::in_initial_pid_namespace(proc_root) {
         Check::pass("host_pid_namespace", true)
     } else {
         Check::fail(
@@ -102,9 +126,13 @@ pub fn run(
             },
             false,
         )
-    });
+    }
+}
+
+/// `cgroup_pids`: a pids controller is found under `--sys-root` and can be listed.
+fn check_cgroup_pids(sys_root: &Path) -> Check {
     let layout = pids::pids_layout(sys_root, PidsProbe::Mounted);
-    out.push(match layout.v1.or(layout.v2) {
+    match layout.v1.or(layout.v2) {
         Some(base) => match list(&base) {
             Ok(()) => Check::pass("cgroup_pids", true),
             Err(e) => Check::fail(
@@ -126,30 +154,23 @@ pub fn run(
             ),
             false,
         ),
-    });
-    for (name, root, flag) in [
-        ("pods_log_root", pods_log_root, "--pods-log-root"),
-        (
-            "containers_log_root",
-            containers_log_root,
-            "--containers-log-root",
-        ),
-    ] {
-        let Some(root) = root else { continue };
-        out.push(match list(root) {
-            Ok(()) => Check::pass(name, false),
-            Err(e) => Check::fail(
-                name,
-                false,
-                format!(
-                    "cannot list {} ({e}): names fall back to ids; mount the host's directory read-only and point {flag} at it",
-                    root.display()
-                ),
-                e.kind() == ErrorKind::PermissionDenied,
-            ),
-        });
     }
-    out
+}
+
+/// `pods_log_root`, `containers_log_root` (optional): the directory `flag` names can be listed.
+fn check_log_root(name: &'static str, root: &Path, flag: &str) -> Check {
+    match list(root) {
+        Ok(()) => Check::pass(name, false),
+        Err(e) => Check::fail(
+            name,
+            false,
+            format!(
+                "cannot list {} ({e}): names fall back to ids; mount the host's directory read-only and point {flag} at it",
+                root.display()
+            ),
+            e.kind() == ErrorKind::PermissionDenied,
+        ),
+    }
 }
 
 /// True when no required check failed.
