@@ -11,6 +11,7 @@ mod assets;
 mod render;
 mod report;
 mod serve;
+mod stop;
 mod tree;
 
 use clap::builder::BoolishValueParser;
@@ -21,7 +22,6 @@ use report::Thresholds;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Version of the JSON documents `zombies tree --json` and `zombies check --json` print (the
@@ -256,12 +256,6 @@ fn parse_interval(s: &str) -> Result<f64, String> {
     }
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
 fn main() -> ExitCode {
     // A bug must still end with the documented error status (2), not an abort by SIGABRT.
     std::panic::set_hook(Box::new(|info| {
@@ -429,13 +423,8 @@ fn check(a: &CheckArgs) -> Result<u8, String> {
     Ok(code)
 }
 
-#[allow(unsafe_code)] // the SIGINT/SIGTERM stop flag: signal(2), which std does not wrap
 fn watch(a: &WatchArgs) -> Result<u8, String> {
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
+    stop::install()?;
     let (interval, iterations) = (a.interval, a.iterations);
     let st = style(&a.out);
     let th = thresholds(&a.limits);
@@ -443,7 +432,7 @@ fn watch(a: &WatchArgs) -> Result<u8, String> {
     let mut tracker = ZombieTracker::new(Duration::from_secs_f64(a.window));
     let mut n = 0u64;
     let mut healthy = true;
-    while !STOP.load(Ordering::SeqCst) {
+    while !stop::requested() {
         let started = Instant::now();
         let snap = scan(&a.roots, Detail::Zombies)?;
         let obs = tracker.observe(&snap);
@@ -473,7 +462,7 @@ fn watch(a: &WatchArgs) -> Result<u8, String> {
             break;
         }
         let deadline = started + Duration::from_secs_f64(interval);
-        while !STOP.load(Ordering::SeqCst) {
+        while !stop::requested() {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -482,7 +471,7 @@ fn watch(a: &WatchArgs) -> Result<u8, String> {
         }
     }
     // Ctrl-C is the normal way out of watch: healthy exit.
-    if STOP.load(Ordering::SeqCst) {
+    if stop::requested() {
         return Ok(0);
     }
     Ok(if healthy { 0 } else { 1 })

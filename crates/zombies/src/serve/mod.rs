@@ -19,7 +19,6 @@ use http::{Limits, Request, Response};
 use procmodel::ScanConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Default listen address of a bare `zombies serve`: loopback only. The port, 9942, was chosen
@@ -69,26 +68,6 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.01..=3600.0).contains(&v) => Ok(v),
         _ => Err(format!("'{s}' is not a number of seconds in 0.01..3600")),
-    }
-}
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_stop(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-#[allow(unsafe_code)] // sigaction for the stop flag, which std does not wrap
-fn install_stop_handlers() {
-    for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: a zeroed sigaction with a handler that only stores to an atomic; no SA_RESTART,
-        // so poll() returns EINTR and the loop sees the flag.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_stop as *const () as libc::sighandler_t;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
     }
 }
 
@@ -379,7 +358,7 @@ pub fn run(cfg: ScanConfig, args: &ServeArgs) -> Result<u8, String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
-    install_stop_handlers();
+    crate::stop::install()?;
     let mut agent = Agent::new(cfg, Some(args.containers_log_root.clone()), args.scan);
     let limits = Limits {
         max_connections: args.max_connections as usize,
@@ -409,7 +388,7 @@ pub fn run(cfg: ScanConfig, args: &ServeArgs) -> Result<u8, String> {
         listener,
         limits,
         |req| handle(&mut agent, req),
-        || STOP.load(Ordering::SeqCst),
+        crate::stop::requested,
     )
     .map_err(|e| format!("server failed: {e}"))?;
     log::info("stopped", &[]);
