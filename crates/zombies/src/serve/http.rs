@@ -458,7 +458,7 @@ fn step(
                         buf.clear();
                         let resp = Response::text(
                             400,
-                            "incomplete request head: the connection was closed before the                              blank line that ends the headers\n",
+                            "incomplete request head: the connection was closed before the blank line that ends the headers\n",
                         );
                         stats.answered += 1;
                         c.state = State::Writing(serialize(&resp, false, ""), 0);
