@@ -80,7 +80,7 @@ impl Drop for Dockerd {
         for id in ids.split_whitespace() {
             let _ = self.cli(&["rm", "-f", id]);
         }
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = signal(self.child.id() as i32, libc::SIGTERM);
         let start = Instant::now();
         while !matches!(self.child.try_wait(), Ok(Some(_)) | Err(_)) {
             if start.elapsed() > Duration::from_secs(30) {
@@ -107,7 +107,7 @@ impl Drop for Dockerd {
 
 #[test]
 fn docker_container_named_from_a_private_data_root_with_the_docker_fix() {
-    assert_eq!(unsafe { libc::geteuid() }, 0, "dockerd needs root");
+    require_root("dockerd needs root");
     let dir = std::env::temp_dir().join(unique("zombies-docker"));
     std::fs::create_dir_all(&dir).unwrap();
     let d = Dockerd::start(&dir);

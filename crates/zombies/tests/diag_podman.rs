@@ -77,7 +77,7 @@ const PROBES: u64 = 8;
 
 #[test]
 fn podman_exec_probe_leak_named_rated_checked_and_labelled() {
-    assert_eq!(unsafe { libc::geteuid() }, 0, "rootful podman needed");
+    require_root("rootful podman needed");
     let name = unique("zombies-diag");
     let image = format!("localhost/{name}:latest");
     let ctx = std::env::temp_dir().join(format!("{name}-ctx"));
@@ -210,7 +210,7 @@ fn wrapper_dir() -> PathBuf {
 
 #[test]
 fn a_pid_1_injected_by_the_runtime_wrapper_is_said_so() {
-    assert_eq!(unsafe { libc::geteuid() }, 0, "rootful podman needed");
+    require_root("rootful podman needed");
     let wrapper = wrapper_dir();
     let name = unique("zombies-wrapped");
     let image = format!("localhost/{name}:latest");

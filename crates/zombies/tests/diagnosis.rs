@@ -50,6 +50,7 @@ struct P<'a> {
 }
 
 impl Node {
+    #[allow(unsafe_code)] // sysconf(3): std does not wrap it
     fn new() -> Node {
         let dir = std::env::temp_dir().join(unique("zombies-diag"));
         // SAFETY: sysconf has no preconditions.

@@ -33,11 +33,7 @@ fn in_new_pid_ns(script: &str, args: &[String]) -> (i32, String, String) {
 
 #[test]
 fn plugin_config_command_reports_ok_and_problem() {
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "needs root for PID namespaces"
-    );
+    require_root("needs root for PID namespaces");
     let cfg = config();
     assert_eq!(cfg["plugin"], "custom");
     let max_len = cfg["pluginConfig"]["max_output_length"].as_u64().unwrap() as usize;

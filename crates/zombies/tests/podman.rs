@@ -71,7 +71,7 @@ fn exec_orphan(name: &str) {
 
 #[test]
 fn podman_exec_orphans_under_a_pid1_that_never_waits() {
-    assert_eq!(unsafe { libc::geteuid() }, 0, "rootful podman needed");
+    require_root("rootful podman needed");
     let name = unique("zombies-e2e");
     let image = format!("localhost/{name}:latest");
     let ctx = std::env::temp_dir().join(format!("{name}-ctx"));

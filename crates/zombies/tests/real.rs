@@ -13,11 +13,7 @@ fn kid(name: &[u8], end: Result<i32, i32>) -> Kid {
 }
 
 fn root_only() {
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "these tests create namespaces and cgroups: run them as root"
-    );
+    require_root("these tests create namespaces and cgroups");
 }
 
 #[test]
@@ -161,6 +157,7 @@ fn zombie_leader_with_a_live_thread_is_not_a_zombie() {
 }
 
 #[test]
+#[allow(unsafe_code)] // fork/_exit/waitpid: short-lived children made as fast as possible
 fn processes_vanishing_during_scans_are_normal() {
     root_only();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -169,6 +166,8 @@ fn processes_vanishing_during_scans_are_normal() {
         let mut n = 0u64;
         while !s2.load(std::sync::atomic::Ordering::Relaxed) {
             let pids: Vec<i32> = (0..20)
+                // SAFETY: the forked child calls only _exit (async-signal-safe) and never
+                // returns into the test harness.
                 .map(|_| unsafe {
                     let p = libc::fork();
                     if p == 0 {
@@ -178,6 +177,7 @@ fn processes_vanishing_during_scans_are_normal() {
                 })
                 .collect();
             for p in pids {
+                // SAFETY: waitpid on our own child, with no status buffer.
                 unsafe { libc::waitpid(p, std::ptr::null_mut(), 0) };
             }
             n += 20;
@@ -490,7 +490,7 @@ fn watch_exits_cleanly_on_iterations_and_ctrl_c() {
     let mut stdout = child.stdout.take().unwrap();
     let mut first = [0u8; 5];
     std::io::Read::read_exact(&mut stdout, &mut first).expect("watch prints");
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    signal(child.id() as i32, libc::SIGINT).expect("SIGINT to watch");
     let status = poll(10.0, "watch to exit after SIGINT", || {
         child.try_wait().unwrap()
     });

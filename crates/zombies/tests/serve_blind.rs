@@ -231,7 +231,7 @@ fn logfmt_lines_have_ts_and_level_and_the_level_filters() {
         std::net::TcpStream::connect(addr).ok()
     });
     assert_eq!(http_get(addr, "/metrics", None).status, 200);
-    unsafe { libc::kill(quiet.id() as i32, libc::SIGTERM) };
+    signal(quiet.id() as i32, libc::SIGTERM).expect("SIGTERM to the quiet agent");
     let out = quiet.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(

@@ -351,7 +351,7 @@ fn never_creates_a_process(mode: &str) {
     // SIGTERM the agent itself (strace's child); strace exits with its status.
     let kids = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", a.pid())).unwrap();
     let agent: i32 = kids.split_whitespace().next().unwrap().parse().unwrap();
-    unsafe { libc::kill(agent, libc::SIGTERM) };
+    signal(agent, libc::SIGTERM).expect("SIGTERM to the agent");
     let st = a.child.wait().unwrap();
     assert_eq!(st.code(), Some(0), "{st}");
     let trace = std::fs::read_to_string(&log).unwrap();

@@ -252,7 +252,7 @@ impl NodeAgent {
     }
 
     fn stop(&mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        signal(self.child.id() as i32, libc::SIGTERM).expect("SIGTERM to the agent");
         let st = self.child.wait().unwrap();
         assert_eq!(st.code(), Some(0), "{st}");
     }
@@ -295,7 +295,7 @@ fn alerting(p: &Prometheus, state: &str) -> BTreeSet<(String, String)> {
 
 #[test]
 fn three_nodes_one_prometheus_alerts_for_exactly_the_leaking_nodes() {
-    assert_eq!(unsafe { libc::geteuid() }, 0, "ip netns needs root");
+    require_root("ip netns needs root");
     let net = 100 + (std::process::id() % 100) as u8;
     let uid = "5f0e7d1c-0a2b-4c3d-8e9f-0123456789ab";
     let id = "f1ee7a".repeat(10) + "0123";

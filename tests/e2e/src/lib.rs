@@ -255,16 +255,7 @@ pub struct Images {
 /// The runtimes here run rootful (dockerd, podman with the project's containers.conf, reading other
 /// processes' /proc entries): fail at once, with the reason, when not root.
 pub fn require_root() {
-    let status = fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or("?");
-    assert_eq!(
-        uid, "0",
-        "the e2e tests drive rootful podman and dockerd: run them as root (CI does)"
-    );
+    test_support::require_root("the e2e tests drive rootful podman and dockerd");
 }
 
 impl Images {

@@ -10,6 +10,9 @@
 //! Between checks the pause starts at 100 µs and doubles up to 10 ms, so a fast event is seen at
 //! once; it is never shorter than the check itself took, so an expensive check (one that runs
 //! podman, say) keeps at most half a core busy on a loaded machine.
+//!
+//! Also two safe wrappers the test crates would otherwise each write with `unsafe`:
+//! [`effective_uid`] (for tests that need root to say so) and [`signal`] (send any signal to a pid).
 #![deny(unsafe_code)]
 
 use std::thread;
@@ -66,6 +69,34 @@ pub fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// The effective uid of this process, read from `/proc/self/status` (no `unsafe` needed).
+pub fn effective_uid() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_else(|e| panic!("cannot read /proc/self/status ({e}): is /proc mounted?"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|uid| uid.parse().ok())
+        .unwrap_or_else(|| panic!("no effective uid in /proc/self/status:\n{status}"))
+}
+
+/// Fails the test at once, naming `why`, unless it runs as root.
+pub fn require_root(why: &str) {
+    assert_eq!(effective_uid(), 0, "{why}: run the test as root (CI does)");
+}
+
+/// Sends signal `sig` to process `pid` (std's `Child::kill` only sends SIGKILL).
+#[allow(unsafe_code)] // kill(2): std does not wrap it.
+pub fn signal(pid: i32, sig: i32) -> std::io::Result<()> {
+    // SAFETY: kill takes two integers and touches no memory of this process.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +136,29 @@ mod tests {
         }));
         assert_eq!(n, 4);
         assert!(!poll_until(Duration::from_millis(1), || false));
+    }
+
+    #[test]
+    fn effective_uid_matches_the_owner_of_a_new_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("test-support-uid-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let uid = std::fs::metadata(&dir).unwrap().uid();
+        std::fs::remove_dir(&dir).unwrap();
+        assert_eq!(effective_uid(), uid);
+    }
+
+    #[test]
+    fn signal_reaches_a_child_and_reports_a_missing_pid() {
+        use std::os::unix::process::ExitStatusExt;
+        let mut child = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        signal(child.id() as i32, libc::SIGTERM).unwrap();
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
+        // A pid above the kernel's pid_max (at most 2^22) never exists.
+        let err = signal(i32::MAX, 0).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
     }
 }

@@ -8,6 +8,9 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // each test binary uses some of these
+pub use test_support::{require_root, signal};
+
 pub fn zombies_bin() -> &'static str {
     env!("CARGO_BIN_EXE_zombies")
 }
@@ -97,14 +100,19 @@ fn cstr(b: &[u8]) -> CString {
     CString::new(b.to_vec()).expect("no NUL in test names")
 }
 
+#[allow(unsafe_code)] // pause(2), in a thread made by pthread_create in a forked child
 extern "C" fn park(_: *mut libc::c_void) -> *mut libc::c_void {
     loop {
+        // SAFETY: pause has no preconditions.
         unsafe { libc::pause() };
     }
 }
 
 impl Farm {
     /// Forks the keeper and the parent; the parent waits for [`Farm::go`] before making zombies.
+    // The keeper and the parent are forked children of a multi-threaded test: they may only make
+    // async-signal-safe libc calls, which std cannot express.
+    #[allow(unsafe_code)]
     pub fn new(kind: ParentKind, parent_name: &[u8], kids: &[Kid]) -> Farm {
         let pname = cstr(parent_name);
         let names: Vec<CString> = kids.iter().map(|k| cstr(&k.name)).collect();
@@ -112,15 +120,24 @@ impl Farm {
         let mut go = [0i32; 2];
         let mut ready = [0i32; 2];
         let mut info = [0i32; 2];
+        // SAFETY: each array is two valid c_ints for pipe2 to fill.
         unsafe {
             assert_eq!(libc::pipe2(go.as_mut_ptr(), libc::O_CLOEXEC), 0);
             assert_eq!(libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC), 0);
             assert_eq!(libc::pipe2(info.as_mut_ptr(), libc::O_CLOEXEC), 0);
         }
+        // SAFETY: the child (keeper) makes only async-signal-safe calls and leaves by _exit.
         let keeper = unsafe { libc::fork() };
         assert!(keeper >= 0, "fork failed");
         if keeper == 0 {
             // Keeper: only async-signal-safe calls from here.
+            // SAFETY: the keeper and the parent it forks call only async-signal-safe functions
+            // (prctl, unshare, fork, read, write, nanosleep, kill, signal, waitpid, pause, _exit,
+            // SYS_exit), plus pthread_create in the exited-leader case, which is not on POSIX's
+            // list but safe in a glibc fork child (glibc resets its malloc and thread-stack locks
+            // there). They use C strings made before the fork, buffers on their own stacks and
+            // pipe ends they own, and none returns into the test harness: each ends in _exit,
+            // SYS_exit or an endless pause.
             unsafe {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
@@ -194,6 +211,7 @@ impl Farm {
             }
         }
         let mut parent = 0i32;
+        // SAFETY: closes this process's own unused pipe ends; `parent` is a valid 4-byte buffer.
         unsafe {
             libc::close(info[1]);
             libc::close(go[0]);
@@ -216,7 +234,10 @@ impl Farm {
     }
 
     /// Lets the parent start making zombies without waiting for them.
+    #[allow(unsafe_code)] // write/read on the farm's own pipes
     pub fn start(&mut self) {
+        // SAFETY: `go_w` and `ready_r` are this process's open pipe ends (closed only in drop);
+        // the buffers are valid for the one byte each call moves.
         unsafe {
             libc::write(self.go_w, b"g".as_ptr() as *const libc::c_void, 1);
             let mut b = 0u8;
@@ -230,15 +251,7 @@ impl Farm {
 
     /// Lets the parent make its zombies and waits until they are all in state Z.
     pub fn go(&mut self) -> &mut Self {
-        unsafe {
-            libc::write(self.go_w, b"g".as_ptr() as *const libc::c_void, 1);
-            let mut b = 0u8;
-            assert_eq!(
-                libc::read(self.ready_r, &mut b as *mut u8 as *mut libc::c_void, 1),
-                1,
-                "parent died"
-            );
-        }
+        self.start();
         let (parent, n) = (self.parent, self.expected);
         self.zombies = poll(10.0, "the zombies to appear", || {
             let z = zombie_children(parent);
@@ -249,7 +262,10 @@ impl Farm {
 }
 
 impl Drop for Farm {
+    #[allow(unsafe_code)] // kill/close/waitpid on the farm's own processes and pipes
     fn drop(&mut self) {
+        // SAFETY: the pids are our children (the keeper) or its child; the descriptors are this
+        // process's own pipe ends, closed only here; `st` is a valid c_int.
         unsafe {
             libc::kill(self.parent, libc::SIGKILL);
             libc::close(self.go_w);

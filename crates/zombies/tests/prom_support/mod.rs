@@ -17,7 +17,7 @@ pub struct Prometheus {
 
 impl Drop for Prometheus {
     fn drop(&mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = signal(self.child.id() as i32, libc::SIGTERM);
         for _ in 0..100 {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;

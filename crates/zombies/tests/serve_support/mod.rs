@@ -7,7 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 #[allow(unused_imports)]
-pub use common::{poll, require_tool, unique, zombie_children, zombies_bin};
+pub use common::{poll, require_root, require_tool, signal, unique, zombie_children, zombies_bin};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -88,7 +88,7 @@ impl Agent {
 
     /// SIGTERM, then waits (5 s) for a clean exit; returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
-        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        signal(self.pid(), libc::SIGTERM).expect("SIGTERM to the agent");
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(st)) = self.child.try_wait() {
@@ -199,8 +199,12 @@ pub struct Leaker {
 
 impl Leaker {
     /// Forks the leaker; when `cgroup_procs` is given, moves it there before it makes zombies.
+    // The leaker is a forked child of a multi-threaded test: it may only make async-signal-safe
+    // libc calls, which std cannot express.
+    #[allow(unsafe_code)]
     pub fn new(comm: &str, cgroup_procs: Option<&Path>) -> Leaker {
         let mut fds = [0; 2];
+        // SAFETY: `fds` is a valid array of two c_ints for pipe2 to fill.
         assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
         let name = std::ffi::CString::new(comm).unwrap();
         // SAFETY: the child only calls async-signal-safe functions (prctl, read, fork, _exit,
@@ -208,6 +212,9 @@ impl Leaker {
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork failed");
         if pid == 0 {
+            // SAFETY: in the forked child only async-signal-safe calls follow, on descriptors
+            // and buffers it owns (`name` is a valid C string made before the fork); it never
+            // returns into the test harness: it leaves by _exit.
             unsafe {
                 libc::close(fds[1]);
                 // Keep only our control pipe: a leaker forked by a test running in parallel
@@ -233,6 +240,7 @@ impl Leaker {
                 }
             }
         }
+        // SAFETY: closes this process's copy of the child's read end, used no more here.
         unsafe { libc::close(fds[0]) };
         if let Some(procs) = cgroup_procs {
             std::fs::write(procs, pid.to_string())
@@ -242,9 +250,11 @@ impl Leaker {
     }
 
     /// Makes `n` more zombies and waits (10 s) until the leaker holds `total` of them.
+    #[allow(unsafe_code)] // write(2) on the leaker's control pipe, held as a raw descriptor
     pub fn make(&self, n: usize, total: usize) {
         let buf = vec![b'z'; n];
         assert_eq!(
+            // SAFETY: `ctl` is our open write end (closed only in drop); `buf` holds `n` bytes.
             unsafe { libc::write(self.ctl, buf.as_ptr() as *const libc::c_void, n) },
             n as isize
         );
@@ -255,20 +265,24 @@ impl Leaker {
 }
 
 impl Drop for Leaker {
+    #[allow(unsafe_code)] // close/waitpid/kill on the leaker, our child, and its control pipe
     fn drop(&mut self) {
+        // SAFETY: our own write end, closed once, here.
         unsafe {
             libc::close(self.ctl);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
+            // SAFETY: waitpid on our own child, with no status buffer.
             let r = unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), libc::WNOHANG) };
             if r != 0 || Instant::now() > deadline {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+        let _ = signal(self.pid, libc::SIGKILL);
+        // SAFETY: waitpid on our own child, with no status buffer.
         unsafe {
-            libc::kill(self.pid, libc::SIGKILL);
             libc::waitpid(self.pid, std::ptr::null_mut(), libc::WNOHANG);
         }
     }
@@ -292,7 +306,7 @@ pub struct FakePod {
 
 impl FakePod {
     pub fn new(namespace: &str, name: &str, container: &str, pids_max: u64) -> FakePod {
-        assert_eq!(unsafe { libc::geteuid() }, 0, "the serve tests run as root");
+        require_root("the serve tests make cgroups");
         let pids = Path::new("/sys/fs/cgroup/pids");
         assert!(
             pids.join("cgroup.procs").exists(),
