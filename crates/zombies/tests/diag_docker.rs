@@ -7,7 +7,7 @@ mod serve_support;
 use serve_support::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Dockerd {
     dir: PathBuf,
@@ -41,15 +41,24 @@ impl Dockerd {
             dir: dir.to_path_buf(),
             child,
         };
-        poll(60.0, "the private dockerd to answer", || {
-            if let Ok(Some(st)) = d.child.try_wait() {
-                panic!(
-                    "dockerd exited ({st}): {}",
-                    std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default()
-                );
-            }
-            d.cli(&["version"]).status.success().then_some(())
-        });
+        poll(
+            "the private dockerd to answer",
+            Duration::from_secs(60),
+            || {
+                if let Ok(Some(st)) = d.child.try_wait() {
+                    panic!(
+                        "dockerd exited ({st}): {}",
+                        std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default()
+                    );
+                }
+                let out = d.cli(&["version"]);
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(String::from_utf8_lossy(&out.stderr).into_owned())
+                }
+            },
+        );
         d
     }
 
@@ -81,14 +90,11 @@ impl Drop for Dockerd {
             let _ = self.cli(&["rm", "-f", id]);
         }
         let _ = signal(self.child.id() as i32, libc::SIGTERM);
-        let start = Instant::now();
-        while !matches!(self.child.try_wait(), Ok(Some(_)) | Err(_)) {
-            if start.elapsed() > Duration::from_secs(30) {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if !poll_until(Duration::from_secs(30), || {
+            matches!(self.child.try_wait(), Ok(Some(_)) | Err(_))
+        }) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
         let prefix = format!("{}/", self.dir.display());
         let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mounts")
@@ -155,16 +161,22 @@ fn docker_container_named_from_a_private_data_root_with_the_docker_fix() {
             "sleep 0.05 </dev/null >/dev/null 2>&1 & exit 0",
         ]);
     }
-    let g = poll(30.0, "3 zombies under the container's PID 1", || {
-        let out = Command::new(zombies_bin()).arg("--json").output().unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        let g = v["groups"]
-            .as_array()?
-            .iter()
-            .find(|g| g["parent"]["pid"] == pid1)?
-            .clone();
-        (g["zombie_count"] == 3).then_some(g)
-    });
+    let g = poll(
+        "3 zombies under the container's PID 1",
+        Duration::from_secs(30),
+        || {
+            let out = Command::new(zombies_bin()).arg("--json").output().unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .map_err(|e| format!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))?;
+            let g = v["groups"]
+                .as_array()
+                .and_then(|gs| gs.iter().find(|g| g["parent"]["pid"] == pid1));
+            match g {
+                Some(g) if g["zombie_count"] == 3 => Ok(g.clone()),
+                g => Err(format!("group of {pid1}: {g:?}")),
+            }
+        },
+    );
     assert_eq!(
         g["parent"]["label"],
         format!("container docker {name} ({})", &id[..12])

@@ -9,6 +9,7 @@ mod serve_support;
 use serve_support::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 fn podman(args: &[&str]) -> Output {
     Command::new(require_tool("podman"))
@@ -126,11 +127,14 @@ fn podman_exec_probe_leak_named_rated_checked_and_labelled() {
     eprintln!("transient zombies seen during the probes: {transient_seen}");
 
     let v = poll(
-        60.0,
         "one zombie per probe under the container's PID 1",
+        Duration::from_secs(60),
         || {
             let (_, v) = report(&[]);
-            (group(&v, pid1)?["zombie_count"].as_u64()? == PROBES).then_some(v)
+            match group(&v, pid1).and_then(|g| g["zombie_count"].as_u64()) {
+                Some(PROBES) => Ok(v),
+                n => Err(format!("zombie_count of {pid1}: {n:?}")),
+            }
         },
     );
     let g = group(&v, pid1).unwrap();
@@ -168,11 +172,15 @@ fn podman_exec_probe_leak_named_rated_checked_and_labelled() {
         let series =
             format!("zombies_zombie_processes{{namespace=\"\",pod=\"\",container=\"{name}\"}}");
         poll(
-            30.0,
             &format!("{series} = {PROBES} (--scan {mode})"),
+            Duration::from_secs(30),
             || {
                 let body = agent.get("/metrics", None).body;
-                (sample(&body, &series) == Some(PROBES as f64)).then_some(())
+                if sample(&body, &series) == Some(PROBES as f64) {
+                    Ok(())
+                } else {
+                    Err(body)
+                }
             },
         );
     }

@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 struct Kill(Child);
 
@@ -57,10 +58,18 @@ fn watch_learns_a_parent_reaps_and_names_only_the_leak() {
     let leaker = python(LEAKER);
     let (rp, lp) = (reaper.0.id() as i64, leaker.0.id() as i64);
     // Let both make zombies first.
-    poll(20.0, "both parents to hold zombies", || {
-        let (a, b) = (zombie_children(rp as i32), zombie_children(lp as i32));
-        (!a.is_empty() && b.len() >= 2).then_some(())
-    });
+    poll(
+        "both parents to hold zombies",
+        Duration::from_secs(20),
+        || {
+            let (a, b) = (zombie_children(rp as i32), zombie_children(lp as i32));
+            if !a.is_empty() && b.len() >= 2 {
+                Ok(())
+            } else {
+                Err(format!("zombies of {rp}: {a:?}, of {lp}: {b:?}"))
+            }
+        },
+    );
     let (_, out, err) = run(&[
         "watch",
         "--json",

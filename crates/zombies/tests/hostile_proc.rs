@@ -4,7 +4,7 @@
 //! those entries as read errors and go on with the rest.
 
 mod serve_support;
-use serve_support::{sample, temp_dir, zombies_bin, Agent};
+use serve_support::{poll_until, sample, temp_dir, zombies_bin, Agent};
 
 use std::ffi::CString;
 use std::path::Path;
@@ -106,17 +106,16 @@ fn run_bounded(args: &[&str]) -> (i32, String, String, Duration) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn zombies");
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("zombies {args:?} still running after {DEADLINE:?} on a hostile tree");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut status = None;
+    if !poll_until(DEADLINE, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    }) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("zombies {args:?} still running after {DEADLINE:?} on a hostile tree");
+    }
+    let status = status.unwrap();
     let out = child.wait_with_output().unwrap();
     (
         status.code().unwrap_or(-1),

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 fn conf() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/podman/containers.conf");
@@ -101,11 +102,18 @@ fn podman_exec_orphans_under_a_pid1_that_never_waits() {
     for _ in 0..3 {
         exec_orphan(&name);
     }
-    let v = poll(60.0, "3 zombies under the container's PID 1", || {
-        let (_, v) = run_json(&[]);
-        let n = group_of(&v, pid1)?["zombie_count"].as_u64()?;
-        (n >= 3).then_some(v)
-    });
+    let v = poll(
+        "3 zombies under the container's PID 1",
+        Duration::from_secs(60),
+        || {
+            let (_, v) = run_json(&[]);
+            let n = group_of(&v, pid1).and_then(|g| g["zombie_count"].as_u64());
+            match n {
+                Some(n) if n >= 3 => Ok(v),
+                _ => Err(format!("zombie_count of {pid1}: {n:?}")),
+            }
+        },
+    );
     let g = group_of(&v, pid1).unwrap();
     let p = &g["parent"];
     assert_eq!(p["ns_pid"], 1);

@@ -4,6 +4,7 @@ mod common;
 use common::*;
 use procmodel::{scan, Detail, ScanConfig};
 use std::path::PathBuf;
+use std::time::Duration;
 
 fn kid(name: &[u8], end: Result<i32, i32>) -> Kid {
     Kid {
@@ -140,9 +141,14 @@ fn zombie_leader_with_a_live_thread_is_not_a_zombie() {
     let mut farm = Farm::new(ParentKind::ExitedLeader, b"half-dead", &[]);
     farm.go();
     let pid = farm.parent;
-    poll(10.0, "the leader to show Z", || {
-        (state_ppid(pid)?.0 == b'Z').then_some(())
-    });
+    poll(
+        "the leader to show Z",
+        Duration::from_secs(10),
+        || match state_ppid(pid) {
+            Some((b'Z', _)) => Ok(()),
+            s => Err(format!("(state, ppid) of {pid}: {s:?}")),
+        },
+    );
     let snap = scan(&ScanConfig {
         detail: Detail::Minimal,
         ..Default::default()
@@ -491,9 +497,11 @@ fn watch_exits_cleanly_on_iterations_and_ctrl_c() {
     let mut first = [0u8; 5];
     std::io::Read::read_exact(&mut stdout, &mut first).expect("watch prints");
     signal(child.id() as i32, libc::SIGINT).expect("SIGINT to watch");
-    let status = poll(10.0, "watch to exit after SIGINT", || {
-        child.try_wait().unwrap()
-    });
+    let status = poll(
+        "watch to exit after SIGINT",
+        Duration::from_secs(10),
+        || child.try_wait().unwrap().ok_or("still running".into()),
+    );
     assert_eq!(status.code(), Some(0));
 }
 

@@ -9,6 +9,7 @@ mod serve_support;
 
 use serve_support::*;
 use std::process::Command;
+use std::time::Duration;
 
 fn assert_blind(a: &Agent, check: &str, kind: &str, reason: &str) {
     let r = a.get("/readyz", None);
@@ -38,7 +39,7 @@ fn assert_blind(a: &Agent, check: &str, kind: &str, reason: &str) {
     assert!(errors >= 1.0, "read errors of kind {kind}: {}", m.body);
     assert!(sample(&m.body, "process_resident_memory_bytes").unwrap() > 0.0);
     // The reason is logged once, at level error, with the check's name.
-    poll(5.0, "the error log line", || {
+    poll("the error log line", Duration::from_secs(5), || {
         let log = a.log.lock().unwrap();
         log.iter()
             .find(|l| {
@@ -47,6 +48,7 @@ fn assert_blind(a: &Agent, check: &str, kind: &str, reason: &str) {
                     && l.contains("state=blind")
             })
             .cloned()
+            .ok_or_else(|| format!("log: {log:#?}"))
     });
     let n = a
         .log
@@ -175,13 +177,12 @@ fn a_container_pid_namespace_is_blind() {
         "{m}"
     );
     // JSON log lines: ts, level, msg, and the check.
-    let line = poll(5.0, "a JSON error line", || {
-        a.log
-            .lock()
-            .unwrap()
-            .iter()
+    let line = poll("a JSON error line", Duration::from_secs(5), || {
+        let log = a.log.lock().unwrap();
+        log.iter()
             .find(|l| l.contains("\"level\":\"error\""))
             .cloned()
+            .ok_or_else(|| format!("log: {log:#?}"))
     });
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["check"], "host_pid_namespace");
@@ -198,14 +199,17 @@ fn a_container_pid_namespace_is_blind() {
 fn logfmt_lines_have_ts_and_level_and_the_level_filters() {
     let a = Agent::start(&["--log-level=debug"]);
     assert_eq!(a.get("/metrics", None).status, 200);
-    let line = poll(5.0, "a debug line for the scrape", || {
-        a.log
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|l| l.contains("level=debug msg=scrape"))
-            .cloned()
-    });
+    let line = poll(
+        "a debug line for the scrape",
+        Duration::from_secs(5),
+        || {
+            let log = a.log.lock().unwrap();
+            log.iter()
+                .find(|l| l.contains("level=debug msg=scrape"))
+                .cloned()
+                .ok_or_else(|| format!("log: {log:#?}"))
+        },
+    );
     let ts = line.strip_prefix("ts=").unwrap().split(' ').next().unwrap();
     assert_eq!(ts.len(), "2026-01-02T03:04:05.678Z".len(), "{line}");
     assert!(ts.ends_with('Z') && ts.as_bytes()[10] == b'T', "{line}");
@@ -227,8 +231,8 @@ fn logfmt_lines_have_ts_and_level_and_the_level_filters() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    poll(20.0, "the quiet agent answers", || {
-        std::net::TcpStream::connect(addr).ok()
+    poll("the quiet agent answers", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))
     });
     assert_eq!(http_get(addr, "/metrics", None).status, 200);
     signal(quiet.id() as i32, libc::SIGTERM).expect("SIGTERM to the quiet agent");

@@ -212,9 +212,12 @@ fn pod_and_host_zombies(mode: &str) {
 
     // Reaped: back to 0, the series stays, the counter does not go down, no timestamp.
     drop(leaker);
-    let body = poll(10.0, "the pod's zombies reaped", || {
+    let body = poll("the pod's zombies reaped", Duration::from_secs(10), || {
         let b = a.get("/metrics", None).body;
-        (sample(&b, &format!("zombies_zombie_processes{c_series}")) == Some(0.0)).then_some(b)
+        match sample(&b, &format!("zombies_zombie_processes{c_series}")) {
+            Some(0.0) => Ok(b),
+            n => Err(format!("zombies_zombie_processes{c_series} = {n:?}")),
+        }
     });
     assert_eq!(
         sample(&body, &format!("zombies_observed_total{c_series}")),

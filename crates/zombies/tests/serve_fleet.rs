@@ -231,17 +231,18 @@ impl NodeAgent {
             .spawn()
             .unwrap();
         poll(
-            20.0,
             &format!("the agent at {addr} answers /readyz"),
+            Duration::from_secs(20),
             || {
-                std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+                    .map_err(|e| format!("connect: {e}"))?;
                 let r = http_get(addr, "/readyz", None);
                 assert_eq!(
                     r.status, 200,
                     "a fabricated node that looks like a host: {}",
                     r.body
                 );
-                Some(())
+                Ok(())
             },
         );
         NodeAgent {
@@ -328,9 +329,13 @@ fn three_nodes_one_prometheus_alerts_for_exactly_the_leaking_nodes() {
         "  - job_name: zombies\n    honor_labels: true\n    file_sd_configs:\n      - files: ['targets.json']\n        refresh_interval: 1s\n",
         &[("targets.json", targets.to_string())],
     );
-    poll(30.0, "3 agents up in Prometheus", || {
+    poll("3 agents up in Prometheus", Duration::from_secs(30), || {
         let r = query(&prom, "up{job=\"zombies\"} == 1");
-        (r.len() == 3).then_some(())
+        if r.len() == 3 {
+            Ok(())
+        } else {
+            Err(format!("up: {r:?}"))
+        }
     });
     assert_eq!(
         nodes_of(&prom, "zombies_up == 1"),
@@ -355,15 +360,26 @@ fn three_nodes_one_prometheus_alerts_for_exactly_the_leaking_nodes() {
     });
 
     // Recording rules: per node.
-    poll(60.0, "the per-node zombie counts", || {
-        let r: BTreeMap<String, f64> = query(&prom, "node:zombies_zombie_processes:sum")
-            .into_iter()
-            .map(|(l, v)| (l["node"].clone(), v))
-            .collect();
-        (r.get("node-a") == Some(&95.0) && r.get("node-b") == Some(&60.0))
-            .then_some(())
-            .filter(|_| r.get("node-c") == Some(&2.0) && r.len() == 3)
-    });
+    poll(
+        "the per-node zombie counts",
+        Duration::from_secs(60),
+        || {
+            let r: BTreeMap<String, f64> = query(&prom, "node:zombies_zombie_processes:sum")
+                .into_iter()
+                .map(|(l, v)| (l["node"].clone(), v))
+                .collect();
+            let want = BTreeMap::from([
+                ("node-a".to_string(), 95.0),
+                ("node-b".to_string(), 60.0),
+                ("node-c".to_string(), 2.0),
+            ]);
+            if r == want {
+                Ok(())
+            } else {
+                Err(format!("counts: {r:?}"))
+            }
+        },
+    );
     assert_eq!(
         nodes_of(&prom, "node:zombies_observed:rate5m > 0"),
         set(&["node-a", "node-b"])
@@ -381,9 +397,13 @@ fn three_nodes_one_prometheus_alerts_for_exactly_the_leaking_nodes() {
         ("ZombieNodePidExhaustion".into(), "node-a".into()),
         ("ZombieNodePidExhaustion".into(), "node-b".into()),
     ]);
-    let firing = poll(60.0, "the leak alerts firing", || {
+    let firing = poll("the leak alerts firing", Duration::from_secs(60), || {
         let f = alerting(&prom, "firing");
-        want.is_subset(&f).then_some(f)
+        if want.is_subset(&f) {
+            Ok(f)
+        } else {
+            Err(format!("firing: {f:?}"))
+        }
     });
     assert_eq!(firing, want, "exactly the leaking nodes' alerts");
     let leak = alerts(&prom)
@@ -412,9 +432,14 @@ fn three_nodes_one_prometheus_alerts_for_exactly_the_leaking_nodes() {
     // The dashboard's queries aggregate across the three nodes.
     let (panels, _) = dashboard_queries("1m");
     for q in &panels {
-        let r = poll(30.0, &format!("panel {:?}: {}", q.panel, q.expr), || {
+        let what = format!("panel {:?}: {}", q.panel, q.expr);
+        let r = poll(&what, Duration::from_secs(30), || {
             let r = query(&prom, &q.expr);
-            (!r.is_empty()).then_some(r)
+            if r.is_empty() {
+                Err("no data".into())
+            } else {
+                Ok(r)
+            }
         });
         if q.expr.starts_with("sum by (node)") || q.expr.starts_with("max by (node)") {
             let got: BTreeSet<String> = r
@@ -456,13 +481,18 @@ fn three_nodes_one_prometheus_alerts_for_exactly_the_leaking_nodes() {
 
     // Stopping node-c's agent fires ZombiesAgentDown for node-c alone.
     agents[2].stop();
-    let down = poll(30.0, "ZombiesAgentDown firing", || {
-        let d: BTreeSet<String> = alerting(&prom, "firing")
-            .into_iter()
+    let down = poll("ZombiesAgentDown firing", Duration::from_secs(30), || {
+        let firing = alerting(&prom, "firing");
+        let d: BTreeSet<String> = firing
+            .iter()
             .filter(|(a, _)| a == "ZombiesAgentDown")
-            .map(|(_, n)| n)
+            .map(|(_, n)| n.clone())
             .collect();
-        (!d.is_empty()).then_some(d)
+        if d.is_empty() {
+            Err(format!("firing: {firing:?}"))
+        } else {
+            Ok(d)
+        }
     });
     assert_eq!(down, set(&["node-c"]));
     assert_eq!(

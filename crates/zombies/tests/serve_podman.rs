@@ -154,10 +154,18 @@ fn agent_image_in_a_pod_with_a_shared_pid_namespace() {
     ]));
     ok(podman().args(["pod", "start", &pod]));
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    poll(20.0, "the agent in the pod answers /healthz", || {
-        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
-        (http_get(addr, "/healthz", None).status == 200).then_some(())
-    });
+    poll(
+        "the agent in the pod answers /healthz",
+        Duration::from_secs(20),
+        || {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+                .map_err(|e| format!("connect: {e}"))?;
+            match http_get(addr, "/healthz", None) {
+                r if r.status == 200 => Ok(()),
+                r => Err(format!("status {}: {}", r.status, r.body)),
+            }
+        },
+    );
     let host = "{namespace=\"\",pod=\"\",container=\"\"}";
     let body = http_get(addr, "/metrics", None).body;
     assert_eq!(
@@ -186,10 +194,17 @@ fn agent_image_in_a_pod_with_a_shared_pid_namespace() {
         "{{namespace=\"\",pod=\"\",container=\"{}\"}}",
         &work_id[..12]
     );
-    let body = poll(20.0, "3 zombies seen by the agent in the pod", || {
-        let b = http_get(addr, "/metrics", None).body;
-        (sample(&b, &format!("zombies_zombie_processes{work}")) == Some(3.0)).then_some(b)
-    });
+    let body = poll(
+        "3 zombies seen by the agent in the pod",
+        Duration::from_secs(20),
+        || {
+            let b = http_get(addr, "/metrics", None).body;
+            match sample(&b, &format!("zombies_zombie_processes{work}")) {
+                Some(3.0) => Ok(b),
+                _ => Err(b),
+            }
+        },
+    );
     assert_eq!(
         sample(&body, &format!("zombies_zombie_processes{host}")),
         Some(0.0),
@@ -335,11 +350,12 @@ fn the_rendered_daemonset_container_sees_the_node() {
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let ready = c["readinessProbe"]["httpGet"]["path"].as_str().unwrap();
     let r = poll(
-        20.0,
         "the DaemonSet's agent answers its readiness probe",
+        Duration::from_secs(20),
         || {
-            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
-            Some(http_get(addr, ready, None))
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+                .map_err(|e| format!("connect: {e}"))?;
+            Ok(http_get(addr, ready, None))
         },
     );
     assert_eq!(r.status, 200, "{}", r.body);
@@ -348,15 +364,14 @@ fn the_rendered_daemonset_container_sees_the_node() {
     // It sees a leak on the node (outside any pod), as uid 65534, without read errors.
     let leaker = Leaker::new("zt-ds-leak", None);
     leaker.make(4, 4);
-    let body = poll(20.0, "the node's zombies", || {
+    let body = poll("the node's zombies", Duration::from_secs(20), || {
         let b = http_get(addr, "/metrics", None).body;
-        (sample(
-            &b,
-            "zombies_zombie_processes{namespace=\"\",pod=\"\",container=\"\"}",
-        )
-        .unwrap_or(0.0)
-            >= 4.0)
-            .then_some(b)
+        let host = "zombies_zombie_processes{namespace=\"\",pod=\"\",container=\"\"}";
+        if sample(&b, host).unwrap_or(0.0) >= 4.0 {
+            Ok(b)
+        } else {
+            Err(b)
+        }
     });
     assert_eq!(sample(&body, "zombies_up"), Some(1.0), "{body}");
     assert_eq!(

@@ -7,7 +7,7 @@ mod serve_support;
 
 use prom_support::*;
 use serve_support::*;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 fn start_for(target: std::net::SocketAddr) -> Prometheus {
     start_prometheus(
@@ -25,9 +25,13 @@ fn prometheus_scrapes_the_agent_and_alerts_fire() {
     let agent = Agent::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let prom = start_for(agent.addr);
     // The first scrape comes ~5.5 s after start.
-    poll(30.0, "up{job=\"zombies\"} == 1", || {
+    poll("up{job=\"zombies\"} == 1", Duration::from_secs(30), || {
         let r = query(&prom, "up{job=\"zombies\"}");
-        (r.len() == 1 && r[0].1 == 1.0).then_some(())
+        if r.len() == 1 && r[0].1 == 1.0 {
+            Ok(())
+        } else {
+            Err(format!("up: {r:?}"))
+        }
     });
     let sel = "{namespace=\"shop\",pod=\"leaky-0\",container=\"app\"}";
     // Known container, no zombies: present at 0.
@@ -121,17 +125,23 @@ fn prometheus_scrapes_the_agent_and_alerts_fire() {
 
     // Alerts from the shipped rules: the pod is at 21/22 PIDs, and 20 zombies appeared at once.
     for alert in ["ZombiePodPidsNearLimit", "ZombieProcessLeak"] {
-        poll(30.0, &format!("{alert} pending or firing"), || {
-            alerts(&prom).into_iter().find_map(|(l, a, state)| {
-                let ok = l["alertname"] == alert
+        let what = format!("{alert} pending or firing");
+        poll(&what, Duration::from_secs(30), || {
+            let all = alerts(&prom);
+            let found = all.iter().any(|(l, a, state)| {
+                l["alertname"] == alert
                     && l.get("namespace").map(String::as_str) == Some("shop")
                     && l.get("pod").map(String::as_str) == Some("leaky-0")
                     && l.get("node").map(String::as_str) == Some("test-node")
                     && (state == "pending" || state == "firing")
                     && a["runbook_url"] == format!("./docs/runbooks/{alert}.md")
-                    && a["summary"].contains("node test-node");
-                ok.then_some(())
-            })
+                    && a["summary"].contains("node test-node")
+            });
+            if found {
+                Ok(())
+            } else {
+                Err(format!("alerts: {all:#?}"))
+            }
         });
     }
     // The agent is up and sees the node: neither agent alert.
@@ -149,10 +159,10 @@ fn prometheus_scrapes_the_agent_and_alerts_fire() {
             "panel {:?}: {} does not parse: {body}",
             q.panel, q.expr
         );
-        poll(
-            30.0,
+        wait_until(
             &format!("data for panel {:?}: {}", q.panel, q.expr),
-            || (!query(&prom, &q.expr).is_empty()).then_some(()),
+            Duration::from_secs(30),
+            || !query(&prom, &q.expr).is_empty(),
         );
     }
     for sel in &selectors {

@@ -177,17 +177,17 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Out {
         let _ = se.read_to_end(&mut v);
         v
     });
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if start.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("timed out after {timeout:?} (killed): {cmdline}");
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(10)),
-            Err(e) => panic!("waiting for {cmdline}: {e}"),
-        }
+    let mut status = None;
+    let exited = poll_until(timeout, || {
+        status = child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("waiting for {cmdline}: {e}"));
+        status.is_some()
+    });
+    let Some(status) = status.filter(|_| exited) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("timed out after {timeout:?} (killed): {cmdline}");
     };
     let elapsed = start.elapsed();
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
@@ -224,7 +224,7 @@ pub fn cleanup(cmd: &mut Command) {
 }
 
 // Polling with a deadline: one implementation for every test crate, in test-support.
-pub use test_support::poll;
+pub use test_support::{poll, poll_until, wait_until};
 
 /// `podman` with the project's containers.conf.
 pub fn podman() -> Command {
@@ -705,18 +705,12 @@ impl Drop for Dockerd {
             cleanup(self.cli().args(["rm", "-f", id]));
         }
         cleanup(Command::new("kill").args(["-TERM", &self.child.id().to_string()]));
-        let start = Instant::now();
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(_)) | Err(_) => break,
-                Ok(None) if start.elapsed() > Duration::from_secs(30) => {
-                    eprintln!("dockerd did not stop on SIGTERM within 30 s: SIGKILL");
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    break;
-                }
-                Ok(None) => thread::sleep(Duration::from_millis(50)),
-            }
+        if !poll_until(Duration::from_secs(30), || {
+            matches!(self.child.try_wait(), Ok(Some(_)) | Err(_))
+        }) {
+            eprintln!("dockerd did not stop on SIGTERM within 30 s: SIGKILL");
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
         let prefix = format!("{}/", self.dir.display());
         let mut mounts: Vec<String> = fs::read_to_string("/proc/self/mounts")

@@ -17,7 +17,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Every architecture scripts/release.sh builds by default, and the qemu-user runner of each.
 const ARCHES: [(&str, Option<&str>); 2] = [("amd64", None), ("arm64", Some("qemu-aarch64-static"))];
@@ -280,17 +280,15 @@ fn reaper_checks(arch: &str) {
         .unwrap();
     assert_eq!(line, "ready\n");
     must(Command::new("kill").args(["-TERM", &child.id().to_string()]));
-    let deadline = Instant::now() + POLL_TIMEOUT;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("reaper ({arch}) did not exit after SIGTERM was forwarded");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut status = None;
+    if !poll_until(POLL_TIMEOUT, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    }) {
+        let _ = child.kill();
+        panic!("reaper ({arch}) did not exit after SIGTERM was forwarded");
+    }
+    let status = status.unwrap();
     assert_eq!(
         status.code(),
         Some(42),

@@ -6,10 +6,12 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+// Polling with a deadline (what, timeout, check), the root check and signals: shared with every
+// test crate of the workspace.
 #[allow(unused_imports)] // each test binary uses some of these
-pub use test_support::{require_root, signal};
+pub use test_support::{poll, poll_until, require_root, signal, wait_until};
 
 pub fn zombies_bin() -> &'static str {
     env!("CARGO_BIN_EXE_zombies")
@@ -23,20 +25,6 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
     )
-}
-
-/// Polls `f` every 20 ms until it returns `Some`, panicking with `what` after `secs`.
-pub fn poll<T>(secs: f64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs_f64(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if Instant::now() > deadline {
-            panic!("timed out after {secs}s waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The state letter and ppid of a pid, from /proc (None if gone).
@@ -253,9 +241,13 @@ impl Farm {
     pub fn go(&mut self) -> &mut Self {
         self.start();
         let (parent, n) = (self.parent, self.expected);
-        self.zombies = poll(10.0, "the zombies to appear", || {
+        self.zombies = poll("the zombies to appear", Duration::from_secs(10), || {
             let z = zombie_children(parent);
-            (z.len() == n).then_some(z)
+            if z.len() == n {
+                Ok(z)
+            } else {
+                Err(format!("{n} wanted, zombie children of {parent}: {z:?}"))
+            }
         });
         self
     }
@@ -312,13 +304,7 @@ impl CgroupDir {
 impl Drop for CgroupDir {
     fn drop(&mut self) {
         // Children first; a cgroup frees once its zombies are reaped, so retry briefly.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if rm_tree(&self.path) || Instant::now() > deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        poll_until(Duration::from_secs(10), || rm_tree(&self.path));
     }
 }
 

@@ -18,14 +18,12 @@ pub struct Prometheus {
 impl Drop for Prometheus {
     fn drop(&mut self) {
         let _ = signal(self.child.id() as i32, libc::SIGTERM);
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if !poll_until(Duration::from_secs(5), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        }) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -149,10 +147,18 @@ pub fn query(p: &Prometheus, q: &str) -> Vec<(Labels, f64)> {
 
 /// Polls until `q` is one series of value `want`; returns its labels.
 pub fn one(p: &Prometheus, q: &str, want: f64) -> Labels {
-    poll(30.0, &format!("{q} == {want} in Prometheus"), || {
-        let r = query(p, q);
-        (r.len() == 1 && r[0].1 == want).then(|| r[0].0.clone())
-    })
+    poll(
+        &format!("{q} == {want} in Prometheus"),
+        Duration::from_secs(30),
+        || {
+            let r = query(p, q);
+            if r.len() == 1 && r[0].1 == want {
+                Ok(r[0].0.clone())
+            } else {
+                Err(format!("{r:?}"))
+            }
+        },
+    )
 }
 
 /// The alerts now: (labels, annotations, state).

@@ -7,13 +7,16 @@
 #[path = "../common/mod.rs"]
 mod common;
 #[allow(unused_imports)]
-pub use common::{poll, require_root, require_tool, signal, unique, zombie_children, zombies_bin};
+pub use common::{
+    poll, poll_until, require_root, require_tool, signal, unique, wait_until, zombie_children,
+    zombies_bin,
+};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -89,14 +92,15 @@ impl Agent {
     /// SIGTERM, then waits (5 s) for a clean exit; returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
         signal(self.pid(), libc::SIGTERM).expect("SIGTERM to the agent");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                return st.code();
+        let mut code = None;
+        poll_until(Duration::from_secs(5), || match self.child.try_wait() {
+            Ok(Some(st)) => {
+                code = st.code();
+                true
             }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+            _ => false,
+        });
+        code
     }
 }
 
@@ -258,8 +262,8 @@ impl Leaker {
             unsafe { libc::write(self.ctl, buf.as_ptr() as *const libc::c_void, n) },
             n as isize
         );
-        poll(10.0, "the leaker's zombies", || {
-            (zombie_children(self.pid).len() >= total).then_some(())
+        wait_until("the leaker's zombies", Duration::from_secs(10), || {
+            zombie_children(self.pid).len() >= total
         });
     }
 }
@@ -271,15 +275,10 @@ impl Drop for Leaker {
         unsafe {
             libc::close(self.ctl);
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
+        poll_until(Duration::from_secs(5), || {
             // SAFETY: waitpid on our own child, with no status buffer.
-            let r = unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), libc::WNOHANG) };
-            if r != 0 || Instant::now() > deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+            unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), libc::WNOHANG) != 0 }
+        });
         let _ = signal(self.pid, libc::SIGKILL);
         // SAFETY: waitpid on our own child, with no status buffer.
         unsafe {
@@ -386,10 +385,9 @@ impl Drop for FakePod {
             self.prefix.clone(),
         ];
         for d in dirs {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while d.exists() && std::fs::remove_dir(&d).is_err() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            poll_until(Duration::from_secs(5), || {
+                !d.exists() || std::fs::remove_dir(&d).is_ok()
+            });
         }
     }
 }
