@@ -11,7 +11,6 @@ use e2e::*;
 use std::ffi::OsStr;
 use std::fs;
 use std::process::Command;
-use std::time::Duration;
 
 /// Host pid of a docker container's PID 1.
 fn docker_pid(d: &Dockerd, name: &str) -> i32 {
@@ -121,9 +120,9 @@ fn dockerd_with_the_wrapper_as_a_runtime() {
                 .all(|p| helpers.contains(&p.host_pid) && p.ns_ppid == 1)
     });
 
-    // `docker stop`: SIGTERM through reaper, exit 143 at once.
-    let stop = must(d.cli().args(["stop", "-t", "10", &name]));
-    assert!(stop.elapsed < Duration::from_secs(9), "{}", stop.describe());
+    // `docker stop`: SIGTERM through reaper ends it, exit 143 (137 would be docker's SIGKILL
+    // after the 10 s timeout).
+    must(d.cli().args(["stop", "-t", "10", &name]));
     assert_eq!(exit_code(&d, &name), "143");
 
     // Exit statuses of `docker run`, with -t too (console socket through the wrapper).

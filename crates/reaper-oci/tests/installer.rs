@@ -227,12 +227,9 @@ fn the_installer_image_installs_a_working_wrapper() {
     );
     let pid = container_pid(&name);
     assert!(is_reaper(pid));
-    let stop = must(podman().args(["stop", "-t", "10", &name]));
-    assert!(
-        stop.elapsed < std::time::Duration::from_secs(9),
-        "{}",
-        stop.describe()
-    );
+    // SIGTERM ends it (exit 0); 137 would be podman's SIGKILL after the 10 s timeout.
+    must(podman().args(["stop", "-t", "10", &name]));
+    assert_eq!(inspect(&name, "{{.State.ExitCode}}"), "0");
 }
 
 #[test]

@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use e2e::*;
-use std::time::Duration;
 
 /// `podman run -d` of the busybox image with PID 1 `cmd` (a sleep that never reaps by default).
 fn start(name: &str, image: &str, extra: &[&str], cmd: &[&str]) -> i32 {
@@ -177,12 +176,7 @@ fn exit_status_signals_exec_logs_and_tty_pass_through() {
     let _c2 = remove_container_on_drop(&name);
     let pid1 = start(&name, &images.zombie_init, &[&rt], SLEEPER);
     assert_wrapped(pid1, "/bin/sleep 2147483647");
-    let stop = must(podman().args(["stop", "-t", "10", &name]));
-    assert!(
-        stop.elapsed < Duration::from_secs(9),
-        "stop should not wait for SIGKILL\n{}",
-        stop.describe()
-    );
+    must(podman().args(["stop", "-t", "10", &name]));
     assert_eq!(inspect(&name, "{{.State.ExitCode}}"), "143");
 
     // --tty: the console socket reaches runc through the wrapper; the workload has the terminal.

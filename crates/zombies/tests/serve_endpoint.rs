@@ -7,7 +7,9 @@ use serve_support::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 const OM: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -233,13 +235,14 @@ fn pod_and_host_zombies(mode: &str) {
     drop(outside);
 }
 
-fn slowloris(addr: std::net::SocketAddr, stop: Instant) -> TcpStream {
+/// A client that sends its request head one byte every 300 ms until `stop` is set.
+fn slowloris(addr: std::net::SocketAddr, stop: Arc<AtomicBool>) -> TcpStream {
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         .unwrap();
     let mut c = s.try_clone().unwrap();
     std::thread::spawn(move || {
-        while Instant::now() < stop {
+        while !stop.load(Ordering::Relaxed) {
             if c.write_all(b"a").is_err() {
                 break;
             }
@@ -250,25 +253,26 @@ fn slowloris(addr: std::net::SocketAddr, stop: Instant) -> TcpStream {
 }
 
 #[test]
-fn slow_malformed_and_oversized_requests_do_not_hurt() {
-    let a = Agent::start(&["--read-timeout", "2", "--max-connections", "8"]);
-    let stop = Instant::now() + Duration::from_secs(8);
-    // More slow connections than the server admits.
-    let slow: Vec<TcpStream> = (0..20).map(|_| slowloris(a.addr, stop)).collect();
-    std::thread::sleep(Duration::from_millis(200));
-
-    // Normal scrapes still succeed, quickly.
+fn slowloris_cannot_lock_scrapes_out() {
+    // The slow heads would be timed out only after 10 minutes: a scrape that is served (within
+    // http_get's 10 s) got in by the agent dropping a slow connection for it, not by waiting.
+    let a = Agent::start(&["--read-timeout", "600", "--max-connections", "8"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    // More slow connections than the server admits, trickling bytes until the scrapes are done.
+    let slow: Vec<TcpStream> = (0..20).map(|_| slowloris(a.addr, stop.clone())).collect();
     for _ in 0..3 {
-        let t = Instant::now();
         let r = a.get("/metrics", None);
         assert_eq!(r.status, 200);
         assert!(r.body.contains("zombies_build_info"));
-        assert!(
-            t.elapsed() < Duration::from_secs(2),
-            "scrape took {:?} under slowloris",
-            t.elapsed()
-        );
     }
+    stop.store(true, Ordering::Relaxed);
+    drop(slow);
+    assert_eq!(a.get("/healthz", None).status, 200);
+}
+
+#[test]
+fn malformed_and_oversized_requests_do_not_hurt() {
+    let a = Agent::start(&["--read-timeout", "2", "--max-connections", "8"]);
 
     // Garbage: a TLS ClientHello-like blob and binary junk.
     let mut s = TcpStream::connect(a.addr).unwrap();
@@ -306,17 +310,15 @@ fn slow_malformed_and_oversized_requests_do_not_hurt() {
         assert!(matches!(st, 400 | 405 | 505), "{st}");
     }
 
-    // A client that connects and says nothing is timed out; the agent keeps serving.
+    // A client that connects and says nothing is answered 408 and closed after the 2 s read
+    // timeout (the 60 s here only bounds a server that never closes); the agent keeps serving.
     let mut idle = TcpStream::connect(a.addr).unwrap();
-    idle.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
-    let t = Instant::now();
+    idle.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let mut raw = Vec::new();
-    let _ = idle.read_to_end(&mut raw);
-    assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "idle connection not closed after the 2 s read timeout"
-    );
-    drop(slow);
+    idle.read_to_end(&mut raw)
+        .expect("the agent closes an idle connection after its read timeout");
+    assert_eq!(parse_response(&raw).status, 408);
     let r = a.get("/healthz", None);
     assert_eq!(r.status, 200);
     assert_eq!(a.get("/metrics", None).status, 200);

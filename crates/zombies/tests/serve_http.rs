@@ -97,12 +97,18 @@ fn other_version_is_505() {
 fn incomplete_head_is_closed_after_the_read_timeout() {
     let a = Agent::start(&["--read-timeout", "1"]);
     let started = Instant::now();
-    let raw = exchange(a.addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n", false);
+    let mut s = TcpStream::connect(a.addr).unwrap();
+    // Only bounds a server that never closes.
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)
+        .expect("the agent closes an incomplete head after its read timeout");
     let took = started.elapsed();
     assert_eq!(parse_response(&raw).status, 408);
-    // Not before the documented timeout; the upper bound only catches a server that never closes.
+    // Not before the documented timeout (load can only make it later).
     assert!(took >= Duration::from_millis(1000), "closed after {took:?}");
-    assert!(took < Duration::from_secs(15), "closed after {took:?}");
     assert_eq!(a.get("/healthz", None).status, 200);
 }
 

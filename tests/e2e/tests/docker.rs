@@ -6,7 +6,6 @@
 use e2e::*;
 use std::fs;
 use std::process::Command;
-use std::time::Duration;
 
 /// Host pid of a docker container's PID 1.
 fn docker_pid(d: &Dockerd, name: &str) -> i32 {
@@ -156,13 +155,8 @@ fn dockerd_with_reaper_as_init_path() {
     });
 
     // docker stop: SIGTERM reaches the workload through the init, which exits with its status (143, not
-    // 137 = SIGKILL after the 10 s timeout; the time bound leaves room for a busy machine).
-    let stop = must(d.cli().args(["stop", "-t", "10", &with_init]));
-    assert!(
-        stop.elapsed < Duration::from_secs(9),
-        "`docker stop` of the --init container should not need SIGKILL\n{}",
-        stop.describe()
-    );
+    // 137 = SIGKILL after the 10 s timeout).
+    must(d.cli().args(["stop", "-t", "10", &with_init]));
     let code = must(
         d.cli()
             .args(["inspect", "-f", "{{.State.ExitCode}}", &with_init]),

