@@ -10,25 +10,6 @@ use common::*;
 use e2e::*;
 use std::ffi::OsStr;
 use std::fs;
-use std::process::Command;
-
-/// Host pid of a docker container's PID 1.
-fn docker_pid(d: &Dockerd, name: &str) -> i32 {
-    poll(
-        &format!("docker container {name} to run"),
-        POLL_TIMEOUT,
-        || {
-            let out = run(
-                d.cli().args(["inspect", "-f", "{{.State.Pid}}", name]),
-                CMD_TIMEOUT,
-            );
-            match out.stdout.trim().parse::<i32>() {
-                Ok(p) if p > 0 => Ok(p),
-                _ => Err(out.describe()),
-            }
-        },
-    )
-}
 
 fn exit_code(d: &Dockerd, name: &str) -> String {
     must(d.cli().args(["inspect", "-f", "{{.State.ExitCode}}", name]))
@@ -52,36 +33,16 @@ fn dockerd_with_the_wrapper_as_a_runtime() {
         &[OsStr::new("--add-runtime"), OsStr::new(&add)],
     );
 
-    let rootfs = tmp.path().join("rootfs");
-    zombie_init_rootfs(&rootfs);
-    let tar = tmp.path().join("rootfs.tar");
-    must(
-        Command::new("tar")
-            .arg("-C")
-            .arg(&rootfs)
-            .arg("-cf")
-            .arg(&tar)
-            .arg("."),
-    );
     let image = format!("{}:latest", unique("oci-busybox"));
-    must(d.cli().args(["import"]).arg(&tar).arg(&image));
+    d.import_zombie_init(tmp.path(), &image, &[]);
 
     // The incident-2 loop through the wrapper: no zombie, zombies reports none.
     let name = unique("oci-d-probes");
-    must(d.cli().args([
-        "run",
-        "-d",
-        "--runtime",
-        "reaper",
-        "--network",
-        "none",
-        "--name",
+    d.run_detached(
         &name,
-        &image,
-        "/bin/sleep",
-        "2147483647",
-    ]));
-    let pid1 = docker_pid(&d, &name);
+        &["--runtime", "reaper", &image, "/bin/sleep", "2147483647"],
+    );
+    let pid1 = d.container_pid(&name);
     assert_wrapped(pid1, "/bin/sleep 2147483647");
     let helpers = probe_loop(pid1, || {
         let mut c = d.cli();
@@ -95,18 +56,8 @@ fn dockerd_with_the_wrapper_as_a_runtime() {
 
     // The same loop with docker's default runtime: 30 zombies of PID 1.
     let plain = unique("oci-d-plain");
-    must(d.cli().args([
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "--name",
-        &plain,
-        &image,
-        "/bin/sleep",
-        "2147483647",
-    ]));
-    let ppid1 = docker_pid(&d, &plain);
+    d.run_detached(&plain, &[&image, "/bin/sleep", "2147483647"]);
+    let ppid1 = d.container_pid(&plain);
     assert_eq!(pid1_cmdline(ppid1), "/bin/sleep 2147483647");
     let helpers = probe_loop(ppid1, || {
         let mut c = d.cli();
@@ -152,20 +103,7 @@ fn dockerd_with_the_wrapper_as_a_runtime() {
     // A signal from `docker kill` reaches the workload; `docker logs` shows its output.
     let sig = unique("oci-d-signal");
     let script = "trap 'echo got USR1; exit 3' USR1; echo ready; while :; do sleep 0.05; done";
-    must(d.cli().args([
-        "run",
-        "-d",
-        "--runtime",
-        "reaper",
-        "--network",
-        "none",
-        "--name",
-        &sig,
-        &image,
-        "sh",
-        "-c",
-        script,
-    ]));
+    d.run_detached(&sig, &["--runtime", "reaper", &image, "sh", "-c", script]);
     let logs = || {
         let o = must(d.cli().args(["logs", &sig]));
         o.stdout + &o.stderr
@@ -186,21 +124,18 @@ fn dockerd_with_the_wrapper_as_a_runtime() {
     // --init with the wrapper: docker's init (reaper as docker-init) is PID 1, and the wrapper does not
     // put a second one in front of it.
     let both = unique("oci-d-init");
-    must(d.cli().args([
-        "run",
-        "-d",
-        "--init",
-        "--runtime",
-        "reaper",
-        "--network",
-        "none",
-        "--name",
+    d.run_detached(
         &both,
-        &image,
-        "/bin/sleep",
-        "2147483647",
-    ]));
-    let pid1 = docker_pid(&d, &both);
+        &[
+            "--init",
+            "--runtime",
+            "reaper",
+            &image,
+            "/bin/sleep",
+            "2147483647",
+        ],
+    );
+    let pid1 = d.container_pid(&both);
     let procs = wait_procs(pid1, "the workload to start under docker-init", |procs| {
         procs
             .iter()

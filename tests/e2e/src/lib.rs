@@ -687,6 +687,69 @@ impl Dockerd {
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// `docker run -d --name NAME --network none ARGS...` (ARGS: more options, the image, the
+    /// command).
+    pub fn run_detached(&self, name: &str, args: &[&str]) {
+        must(
+            self.cli()
+                .args(["run", "-d", "--name", name, "--network", "none"])
+                .args(args),
+        );
+    }
+
+    /// Host pid of container `name`'s PID 1, once it runs.
+    pub fn container_pid(&self, name: &str) -> i32 {
+        poll(
+            &format!("docker container {name} to run"),
+            POLL_TIMEOUT,
+            || {
+                let out = run(
+                    self.cli().args(["inspect", "-f", "{{.State.Pid}}", name]),
+                    CMD_TIMEOUT,
+                );
+                match out.stdout.trim().parse::<i32>() {
+                    Ok(p) if p > 0 => Ok(p),
+                    _ => Err(out.describe()),
+                }
+            },
+        )
+    }
+
+    /// Waits for the zombie-init report in the logs of container `name`.
+    pub fn zombie_init_report(&self, name: &str) -> Report {
+        poll(
+            &format!("the zombie-init report in the logs of {name}"),
+            POLL_TIMEOUT,
+            || {
+                let out = must(self.cli().args(["logs", name]));
+                let logs = out.stdout + &out.stderr;
+                Report::parse(&logs).ok_or(logs)
+            },
+        )
+    }
+
+    /// Imports the incident-1 workload ([`zombie_init_rootfs`], built and tarred in `work`) as
+    /// `image`, with each of `changes` as a `docker import -c` (e.g. `CMD ["/zombie-init"]`).
+    pub fn import_zombie_init(&self, work: &Path, image: &str, changes: &[&str]) {
+        let rootfs = work.join("rootfs");
+        zombie_init_rootfs(&rootfs);
+        let tar = work.join("rootfs.tar");
+        must(
+            Command::new("tar")
+                .arg("-C")
+                .arg(&rootfs)
+                .arg("-cf")
+                .arg(&tar)
+                .arg("."),
+        );
+        let mut import = self.cli();
+        import.arg("import");
+        for c in changes {
+            import.args(["-c", c]);
+        }
+        must(import.arg(&tar).arg(image));
+    }
 }
 
 impl Drop for Dockerd {

@@ -7,37 +7,6 @@ use e2e::*;
 use std::fs;
 use std::process::Command;
 
-/// Host pid of a docker container's PID 1.
-fn docker_pid(d: &Dockerd, name: &str) -> i32 {
-    poll(
-        &format!("docker container {name} to run"),
-        POLL_TIMEOUT,
-        || {
-            let out = run(
-                d.cli().args(["inspect", "-f", "{{.State.Pid}}", name]),
-                CMD_TIMEOUT,
-            );
-            match out.stdout.trim().parse::<i32>() {
-                Ok(p) if p > 0 => Ok(p),
-                _ => Err(out.describe()),
-            }
-        },
-    )
-}
-
-/// Waits for the zombie-init report in a docker container's logs.
-fn docker_report(d: &Dockerd, name: &str) -> Report {
-    poll(
-        &format!("the zombie-init report in the logs of {name}"),
-        POLL_TIMEOUT,
-        || {
-            let out = must(d.cli().args(["logs", name]));
-            let logs = out.stdout + &out.stderr;
-            Report::parse(&logs).ok_or(logs)
-        },
-    )
-}
-
 #[test]
 fn dockerd_with_reaper_as_init_path() {
     let tmp = TempDir::new("e2e-dockerd");
@@ -75,33 +44,14 @@ fn dockerd_with_reaper_as_init_path() {
     );
 
     // The incident-1 workload, imported from a FROM-scratch rootfs tar.
-    let rootfs = tmp.path().join("rootfs");
-    zombie_init_rootfs(&rootfs);
-    let tar = tmp.path().join("rootfs.tar");
-    must(
-        Command::new("tar")
-            .arg("-C")
-            .arg(&rootfs)
-            .arg("-cf")
-            .arg(&tar)
-            .arg("."),
-    );
     let image = format!("{}:latest", unique("e2e-zombie-init"));
-    must(
-        d.cli()
-            .args(["import", "-c", r#"CMD ["/zombie-init"]"#])
-            .arg(&tar)
-            .arg(&image),
-    );
+    d.import_zombie_init(tmp.path(), &image, &[r#"CMD ["/zombie-init"]"#]);
 
     // Without --init: the workload is PID 1 and its orphan stays a zombie.
     let plain = unique("e2e-plain");
-    must(
-        d.cli()
-            .args(["run", "-d", "--name", &plain, "--network", "none", &image]),
-    );
-    let pid1 = docker_pid(&d, &plain);
-    let z = docker_report(&d, &plain).zombie_pid;
+    d.run_detached(&plain, &[&image]);
+    let pid1 = d.container_pid(&plain);
+    let z = d.zombie_init_report(&plain).zombie_pid;
     wait_procs(
         pid1,
         &format!("pid {z} to be a zombie of PID 1 in {plain}"),
@@ -110,22 +60,13 @@ fn dockerd_with_reaper_as_init_path() {
 
     // With --init: PID 1 is reaper (as /sbin/docker-init), the workload its child, no zombie.
     let with_init = unique("e2e-init");
-    must(d.cli().args([
-        "run",
-        "-d",
-        "--init",
-        "--name",
-        &with_init,
-        "--network",
-        "none",
-        &image,
-    ]));
-    let pid1 = docker_pid(&d, &with_init);
+    d.run_detached(&with_init, &["--init", &image]);
+    let pid1 = d.container_pid(&with_init);
     let Report {
         zombie_pid: z,
         table: printed,
         logs,
-    } = docker_report(&d, &with_init);
+    } = d.zombie_init_report(&with_init);
     let procs = procs_in_pidns_of(pid1);
     assert!(
         is_reaper(pid1) && procs.iter().any(|p| p.host_pid == pid1 && p.ns_pid == 1),

@@ -724,59 +724,17 @@ fn images_load_into_a_private_dockerd() {
     ]));
     assert_eq!(out.stdout, format!("reaper {v} (git {})\n", git_revision()));
     // Incident 1 under `docker run --init`: the packaged reaper is PID 1 and reaps the orphan.
-    let rootfs = tmp.path().join("rootfs");
-    zombie_init_rootfs(&rootfs);
-    let tar = tmp.path().join("rootfs.tar");
-    must(
-        Command::new("tar")
-            .arg("-C")
-            .arg(&rootfs)
-            .arg("-cf")
-            .arg(&tar)
-            .arg("."),
-    );
     let workload = format!("{}:latest", unique("release-zombie-init"));
-    must(
-        d.cli()
-            .args(["import", "-c", r#"CMD ["/zombie-init"]"#])
-            .arg(&tar)
-            .arg(&workload),
-    );
+    d.import_zombie_init(tmp.path(), &workload, &[r#"CMD ["/zombie-init"]"#]);
     let name = unique("release-init");
-    must(d.cli().args([
-        "run",
-        "-d",
-        "--init",
-        "--name",
-        &name,
-        "--network",
-        "none",
-        &workload,
-    ]));
-    let pid1 = poll(&format!("container {name} to run"), POLL_TIMEOUT, || {
-        let out = run(
-            d.cli().args(["inspect", "-f", "{{.State.Pid}}", &name]),
-            CMD_TIMEOUT,
-        );
-        match out.stdout.trim().parse::<i32>() {
-            Ok(p) if p > 0 => Ok(p),
-            _ => Err(out.describe()),
-        }
-    });
+    d.run_detached(&name, &["--init", &workload]);
+    let pid1 = d.container_pid(&name);
     assert_eq!(
         fs::read(format!("/proc/{pid1}/exe")).ok(),
         fs::read(artifact(&format!("reaper-{v}-amd64"))).ok(),
         "PID 1 of {name} should be the released amd64 reaper"
     );
-    let report = poll(
-        &format!("the zombie-init report of {name}"),
-        POLL_TIMEOUT,
-        || {
-            let out = must(d.cli().args(["logs", &name]));
-            let logs = out.stdout + &out.stderr;
-            Report::parse(&logs).ok_or(logs)
-        },
-    );
+    let report = d.zombie_init_report(&name);
     assert!(
         !report.table.iter().any(|r| r.stat.starts_with('Z')),
         "no zombie expected under docker-init (pid {} should have been reaped)\n{}",
