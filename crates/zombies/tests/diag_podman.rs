@@ -7,56 +7,9 @@
 mod serve_support;
 
 use serve_support::*;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
-
-fn podman(args: &[&str]) -> Output {
-    Command::new(require_tool("podman"))
-        .env(
-            "CONTAINERS_CONF",
-            repo().join("deploy/podman/containers.conf"),
-        )
-        .args(args)
-        .output()
-        .expect("run podman")
-}
-
-fn podman_ok(args: &[&str]) -> String {
-    let out = podman(args);
-    assert!(
-        out.status.success(),
-        "podman {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-struct Cleanup {
-    container: String,
-    image: String,
-    ctx: PathBuf,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = podman(&["rm", "-f", "-t", "0", &self.container]);
-        let _ = podman(&["rmi", "-f", &self.image]);
-        let _ = std::fs::remove_dir_all(&self.ctx);
-    }
-}
-
-fn build_image(ctx: &Path, tag: &str) {
-    let bin = ctx.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy(require_tool("busybox"), bin.join("busybox")).unwrap();
-    for applet in ["sh", "sleep"] {
-        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-    }
-    std::fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY bin /bin\n").unwrap();
-    podman_ok(&["build", "-q", "-t", tag, ctx.to_str().unwrap()]);
-}
 
 fn report(extra: &[&str]) -> (i32, serde_json::Value) {
     let mut a = vec!["--json"];
@@ -79,15 +32,8 @@ const PROBES: u64 = 8;
 #[test]
 fn podman_exec_probe_leak_named_rated_checked_and_labelled() {
     require_root("rootful podman needed");
-    let name = unique("zombies-diag");
-    let image = format!("localhost/{name}:latest");
-    let ctx = std::env::temp_dir().join(format!("{name}-ctx"));
-    let _cleanup = Cleanup {
-        container: name.clone(),
-        image: image.clone(),
-        ctx: ctx.clone(),
-    };
-    build_image(&ctx, &image);
+    let img = BusyboxImage::build("zombies-diag", &["sh", "sleep"]);
+    let (name, image) = (img.name.clone(), img.image.clone());
     let id = podman_ok(&[
         "run",
         "-d",
@@ -220,14 +166,8 @@ fn wrapper_dir() -> PathBuf {
 fn a_pid_1_injected_by_the_runtime_wrapper_is_said_so() {
     require_root("rootful podman needed");
     let wrapper = wrapper_dir();
-    let name = unique("zombies-wrapped");
-    let image = format!("localhost/{name}:latest");
-    let ctx = std::env::temp_dir().join(format!("{name}-ctx"));
-    let _cleanup = Cleanup {
-        container: name.clone(),
-        image: image.clone(),
-        ctx: ctx.clone(),
-    };
+    let img = BusyboxImage::build("zombies-wrapped", &["sh", "sleep"]);
+    let (name, image) = (img.name.clone(), img.image.clone());
     struct RmDir(PathBuf);
     impl Drop for RmDir {
         fn drop(&mut self) {
@@ -235,7 +175,6 @@ fn a_pid_1_injected_by_the_runtime_wrapper_is_said_so() {
         }
     }
     let _wrapper_dir = RmDir(wrapper.clone());
-    build_image(&ctx, &image);
     let runtime = wrapper.join("reaper-oci");
     podman_ok(&[
         "run",
@@ -267,7 +206,15 @@ fn a_pid_1_injected_by_the_runtime_wrapper_is_said_so() {
             "sleep 0.05 </dev/null >/dev/null 2>&1 & exit 0",
         ]);
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Every probe's orphan has ended and been reaped: PID 1 (reaper) has only the workload left.
+    wait_until(
+        "the probes' orphans reaped by the injected reaper",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(format!("/proc/{pid1}/task/{pid1}/children"))
+                .is_ok_and(|c| c.split_whitespace().count() == 1)
+        },
+    );
     let (_, v) = report(&[]);
     let leaks: Vec<&serde_json::Value> = v["groups"]
         .as_array()

@@ -5,64 +5,9 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn conf() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/podman/containers.conf");
-    assert!(p.is_file(), "{} missing", p.display());
-    p.canonicalize().unwrap()
-}
-
-fn podman(args: &[&str]) -> Output {
-    let bin = require_tool("podman");
-    Command::new(bin)
-        .env("CONTAINERS_CONF", conf())
-        .args(args)
-        .output()
-        .expect("run podman")
-}
-
-fn podman_ok(args: &[&str]) -> String {
-    let out = podman(args);
-    assert!(
-        out.status.success(),
-        "podman {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Removes the container, the image and the build context, even when the test fails.
-struct Cleanup {
-    container: String,
-    image: String,
-    ctx: PathBuf,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = podman(&["rm", "-f", "-t", "0", &self.container]);
-        let _ = podman(&["rmi", "-f", &self.image]);
-        let _ = std::fs::remove_dir_all(&self.ctx);
-    }
-}
-
-fn build_image(ctx: &Path, tag: &str) {
-    let busybox = require_tool("busybox");
-    let bin = ctx.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy(&busybox, bin.join("busybox")).unwrap();
-    for applet in ["sh", "sleep", "true"] {
-        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-    }
-    std::fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY bin /bin\n").unwrap();
-    podman_ok(&["build", "-q", "-t", tag, ctx.to_str().unwrap()]);
-}
 
 fn exec_orphan(name: &str) {
     // The exec'd shell backgrounds a sleep and exits at once: the sleep is orphaned to the
@@ -73,15 +18,8 @@ fn exec_orphan(name: &str) {
 #[test]
 fn podman_exec_orphans_under_a_pid1_that_never_waits() {
     require_root("rootful podman needed");
-    let name = unique("zombies-e2e");
-    let image = format!("localhost/{name}:latest");
-    let ctx = std::env::temp_dir().join(format!("{name}-ctx"));
-    let _cleanup = Cleanup {
-        container: name.clone(),
-        image: image.clone(),
-        ctx: ctx.clone(),
-    };
-    build_image(&ctx, &image);
+    let img = BusyboxImage::build("zombies-e2e", &["sh", "sleep", "true"]);
+    let (name, image) = (img.name.clone(), img.image.clone());
     let id = podman_ok(&[
         "run",
         "-d",

@@ -376,3 +376,74 @@ pub fn fake_id(seed: &str) -> String {
     }
     out
 }
+
+/// deploy/podman/containers.conf (runc and the ulimits this machine kind needs), absolute.
+pub fn containers_conf() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/podman/containers.conf");
+    assert!(p.is_file(), "{} missing", p.display());
+    p.canonicalize().unwrap()
+}
+
+/// Runs rootful podman with the project's containers.conf.
+pub fn podman(args: &[&str]) -> Output {
+    Command::new(require_tool("podman"))
+        .env("CONTAINERS_CONF", containers_conf())
+        .args(args)
+        .output()
+        .expect("run podman")
+}
+
+/// [`podman`], failing the test unless it exits 0; returns its trimmed stdout.
+pub fn podman_ok(args: &[&str]) -> String {
+    let out = podman(args);
+    assert!(
+        out.status.success(),
+        "podman {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A FROM scratch image of busybox and some of its applets, built offline with podman under a
+/// unique name. Drop removes the container of the same name, the image and the build context,
+/// even when the test fails.
+pub struct BusyboxImage {
+    /// The unique name, for the test's container too.
+    pub name: String,
+    /// `localhost/<name>:latest`.
+    pub image: String,
+    ctx: PathBuf,
+}
+
+impl BusyboxImage {
+    pub fn build(prefix: &str, applets: &[&str]) -> BusyboxImage {
+        let name = unique(prefix);
+        let me = BusyboxImage {
+            image: format!("localhost/{name}:latest"),
+            ctx: std::env::temp_dir().join(format!("{name}-ctx")),
+            name,
+        };
+        let bin = me.ctx.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy(require_tool("busybox"), bin.join("busybox")).unwrap();
+        for applet in applets {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+        }
+        std::fs::write(
+            me.ctx.join("Containerfile"),
+            "FROM scratch\nCOPY bin /bin\n",
+        )
+        .unwrap();
+        podman_ok(&["build", "-q", "-t", &me.image, me.ctx.to_str().unwrap()]);
+        me
+    }
+}
+
+impl Drop for BusyboxImage {
+    fn drop(&mut self) {
+        let _ = podman(&["rm", "-f", "-t", "0", &self.name]);
+        let _ = podman(&["rmi", "-f", &self.image]);
+        let _ = std::fs::remove_dir_all(&self.ctx);
+    }
+}

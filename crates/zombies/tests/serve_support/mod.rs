@@ -8,8 +8,8 @@
 mod common;
 #[allow(unused_imports)]
 pub use common::{
-    poll, poll_until, require_root, require_tool, signal, unique, wait_until, zombie_children,
-    zombies_bin,
+    podman, podman_ok, poll, poll_until, require_root, require_tool, signal, unique, wait_until,
+    zombie_children, zombies_bin, BusyboxImage,
 };
 
 use std::io::{BufRead, BufReader, Read, Write};
