@@ -113,6 +113,23 @@ impl Cases {
         }
     }
 
+    /// The command lines every init (tini, dumb-init, catatonit) is run with: no PROGRAM, `--`
+    /// alone, `-h`, `-- /bin/true`, and PROGRAMs that cannot be executed.
+    fn argv_cases_all_share(&mut self) {
+        for (name, args) in [
+            ("usage-none", &[][..]),
+            ("usage-dashdash-only", &["--"]),
+            ("help", &["-h"]),
+            ("dashdash-true", &["--", "/bin/true"]),
+            ("exec-enoent", &["/nonexistent/prog"]),
+            ("exec-dir", &["/etc"]),
+            ("exec-noexec", &["/etc/passwd"]),
+            ("exec-empty", &[""]),
+        ] {
+            self.add(name, args, &[], &[], false);
+        }
+    }
+
     /// Each signal in `sigs` sent to the init with `flags`, the child a `sigcatch`.
     fn signals(&mut self, tag: &str, flags: &[&str], env: &[(&str, &str)], sigs: &[i32]) {
         for &sig in sigs {
@@ -184,20 +201,13 @@ fn tini_cases() -> Vec<Case> {
         ("usage-e-300", &["-e", "300", "/bin/true"]),
         ("usage-e-x", &["-e", "x", "/bin/true"]),
         ("usage-e-neg", &["-e", "-1", "/bin/true"]),
-        ("usage-none", &[]),
-        ("usage-dashdash-only", &["--"]),
-        ("help", &["-h"]),
         ("license", &["-l"]),
         ("version", &["--version"]),
         ("version-not-alone", &["--version", "/bin/true"]),
-        ("dashdash-true", &["--", "/bin/true"]),
-        ("exec-enoent", &["/nonexistent/prog"]),
-        ("exec-dir", &["/etc"]),
-        ("exec-noexec", &["/etc/passwd"]),
-        ("exec-empty", &[""]),
     ] {
         c.add(name, flags, &[], &[], false);
     }
+    c.argv_cases_all_share();
     for (name, v) in [("0", "0"), ("2", "2"), ("3", "3"), ("x", "x")] {
         let script = ["/bin/sh", "-c", "exit 3"];
         c.add(
@@ -286,21 +296,14 @@ fn dumb_init_cases() -> Vec<Case> {
         ("usage-r-32-1", &["-r", "32:1", "/bin/true"]),
         ("usage-r-echo", &["-r", "echo", "oh,", "hi"]),
         ("r1-0-ok", &["-r", "1:0", "/bin/true"]),
-        ("usage-none", &[]),
-        ("usage-dashdash-only", &["--"]),
-        ("help", &["-h"]),
         ("help-long", &["--help"]),
         ("version", &["-V"]),
         ("version-long", &["--version"]),
-        ("dashdash-true", &["--", "/bin/true"]),
-        ("exec-enoent", &["/nonexistent/prog"]),
-        ("exec-dir", &["/etc"]),
-        ("exec-noexec", &["/etc/passwd"]),
-        ("exec-empty", &[""]),
         ("v-exec-enoent", &["-v", "/nonexistent/prog"]),
     ] {
         c.add(name, flags, &[], &[], false);
     }
+    c.argv_cases_all_share();
     c.add(
         "env-debug",
         &["/bin/sh", "-c", "exit 3"],
@@ -326,21 +329,14 @@ fn catatonit_cases() -> Vec<Case> {
         ("usage-x", &["-x"]),
         ("usage-p", &["-p"]),
         ("usage-yolo", &["--yolo"]),
-        ("usage-none", &[]),
-        ("usage-dashdash-only", &["--"]),
-        ("help", &["-h"]),
         ("license", &["-L"]),
         ("version", &["-V"]),
         ("version-long", &["--version"]),
         ("version-abbrev", &["--vers"]),
-        ("dashdash-true", &["--", "/bin/true"]),
-        ("exec-enoent", &["/nonexistent/prog"]),
-        ("exec-dir", &["/etc"]),
-        ("exec-noexec", &["/etc/passwd"]),
-        ("exec-empty", &[""]),
     ] {
         c.add(name, flags, &[], &[], false);
     }
+    c.argv_cases_all_share();
     c.add(
         "env-debug",
         &["/bin/sh", "-c", "exit 3"],
