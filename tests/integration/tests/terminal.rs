@@ -25,8 +25,17 @@ fn probe_fields(screen: &str) -> (i32, i32) {
 /// The pty is returned too: closing the master before PROGRAM exits would hang the terminal up
 /// (SIGHUP to the foreground group).
 fn interactive(init: Init, who: &str) -> (Running, Pty) {
+    let (mut run, pty, mut screen) = at_the_prompt(init, who);
+    run.init_pid();
+    type_a_line(&pty, &mut screen);
+    (run, pty)
+}
+
+/// The first half of [`interactive`]: spawned, PROGRAM at its prompt and in the foreground. Returns
+/// what the terminal showed so far.
+fn at_the_prompt(init: Init, who: &str) -> (Running, Pty, String) {
     let pty = Pty::open();
-    let mut run = init
+    let run = init
         .inner_wrapper([helper!("ttyctl"), "fg", "--"])
         .args([helper!("ttyctl"), "probe", "--read"])
         .stdio(pty.slave_dup())
@@ -38,10 +47,13 @@ fn interactive(init: Init, who: &str) -> (Running, Pty) {
         pgrp, tpgid,
         "{who}: PROGRAM's group must be the terminal's foreground\n{screen}"
     );
-    run.init_pid();
+    (run, pty, screen)
+}
+
+/// The second half: a typed line reaches PROGRAM's read.
+fn type_a_line(pty: &Pty, screen: &mut String) {
     pty.write("hello\n");
-    pty.read_until(&mut screen, "got:hello", DEADLINE);
-    (run, pty)
+    pty.read_until(screen, "got:hello", DEADLINE);
 }
 
 /// tini#19: the interactive read works under reaper, as PID 1 and as subreaper; reaper ignores
@@ -49,19 +61,7 @@ fn interactive(init: Init, who: &str) -> (Running, Pty) {
 #[test]
 fn foreground_handoff_interactive_read() {
     for mode in MODES {
-        let pty = Pty::open();
-        let mut run = Init::reaper(mode)
-            .inner_wrapper([helper!("ttyctl"), "fg", "--"])
-            .args([helper!("ttyctl"), "probe", "--read"])
-            .stdio(pty.slave_dup())
-            .spawn();
-        let mut screen = String::new();
-        pty.read_until(&mut screen, "prompt>", DEADLINE);
-        let (pgrp, tpgid) = probe_fields(&screen);
-        assert_eq!(
-            pgrp, tpgid,
-            "{mode:?}: PROGRAM's group must be the foreground\n{screen}"
-        );
+        let (mut run, pty, mut screen) = at_the_prompt(Init::reaper(mode), &format!("{mode:?}"));
         // While PROGRAM waits for input: reaper ignores TTIN/TTOU, PROGRAM does not.
         let init = run.init_pid();
         let child = run.main_child();
@@ -84,8 +84,7 @@ fn foreground_handoff_interactive_read() {
             "{mode:?}: /proc tpgid of PROGRAM"
         );
         assert_eq!(pty.foreground(), child, "{mode:?}: TIOCGPGRP on the master");
-        pty.write("hello\n");
-        pty.read_until(&mut screen, "got:hello", DEADLINE);
+        type_a_line(&pty, &mut screen);
         let out = run.wait(DEADLINE);
         out.assert_code(0);
     }
