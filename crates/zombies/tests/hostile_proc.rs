@@ -19,6 +19,14 @@ fn stat_line(pid: i32, comm: &str, st: char, ppid: i32) -> String {
     format!("{pid} ({comm}) {st} {ppid} {pid} {pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 256\n")
 }
 
+/// Writes `<root>/<pid>/stat` for a process named `comm` in state `st`, child of `ppid`.
+fn stat(root: &Path, pid: i32, comm: &str, st: char, ppid: i32) {
+    write(
+        &root.join(format!("{pid}/stat")),
+        stat_line(pid, comm, st, ppid).as_bytes(),
+    );
+}
+
 fn write(p: &Path, c: &[u8]) {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, c).unwrap();
@@ -50,24 +58,15 @@ fn huge(p: &Path) {
 /// hostile too (60/status a FIFO, 60/cgroup a link to /dev/zero, 50/cmdline 300 MB, 1/status
 /// 300 MB), and `uptime` a FIFO.
 fn hostile_proc(root: &Path) {
-    write(
-        &root.join("1/stat"),
-        stat_line(1, "init", 'S', 0).as_bytes(),
-    );
-    write(
-        &root.join("50/stat"),
-        stat_line(50, "app", 'S', 1).as_bytes(),
-    );
+    stat(root, 1, "init", 'S', 0);
+    stat(root, 50, "app", 'S', 1);
     write(
         &root.join("50/status"),
         b"Name:\tapp\nNSpid:\t50\nSigCgt:\t0\n",
     );
     write(&root.join("50/cgroup"), b"0::/system.slice/app.service\n");
     huge(&root.join("50/cmdline"));
-    write(
-        &root.join("60/stat"),
-        stat_line(60, "dead", 'Z', 50).as_bytes(),
-    );
+    stat(root, 60, "dead", 'Z', 50);
     fifo(&root.join("60/status"));
     link_zero(&root.join("60/cgroup"));
     huge(&root.join("1/status"));
@@ -96,8 +95,15 @@ fn hostile_sys(root: &Path) {
     huge(&p.join("big/tasks"));
 }
 
-/// Runs zombies with `args`, killing it and failing past [`DEADLINE`].
-fn run_bounded(args: &[&str]) -> (i32, String, String, Duration) {
+/// `args` then the options every run of a test shares.
+fn with<'a>(args: &[&'a str], common: &[&'a str]) -> Vec<&'a str> {
+    [args, common].concat()
+}
+
+/// Runs zombies with `args` then `common`, killing it and failing past [`DEADLINE`].
+fn run_bounded(args: &[&str], common: &[&str]) -> (i32, String, String) {
+    let args = with(args, common);
+    let args = &args[..];
     let started = Instant::now();
     let mut child = Command::new(zombies_bin())
         .args(args)
@@ -117,11 +123,12 @@ fn run_bounded(args: &[&str]) -> (i32, String, String, Duration) {
     }
     let status = status.unwrap();
     let out = child.wait_with_output().unwrap();
+    let code = status.code().unwrap_or(-1);
+    eprintln!("zombies {args:?}: exit {code} in {:?}", started.elapsed());
     (
-        status.code().unwrap_or(-1),
+        code,
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
-        started.elapsed(),
     )
 }
 
@@ -154,10 +161,7 @@ fn every_subcommand_finishes_on_a_hostile_tree_and_counts_the_entries() {
     ];
 
     // The report: the zombie is found, the six hostile /proc files are read errors.
-    let mut a = vec!["--json"];
-    a.extend_from_slice(&common);
-    let (code, out, err, took) = run_bounded(&a);
-    eprintln!("report: exit {code} in {took:?}");
+    let (code, out, err) = run_bounded(&["--json"], &common);
     assert_eq!(code, 0, "stderr: {err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["zombie_count"].as_u64(), Some(1), "{out}");
@@ -176,28 +180,19 @@ fn every_subcommand_finishes_on_a_hostile_tree_and_counts_the_entries() {
     }
 
     // tree, check, watch.
-    let mut a = vec!["tree"];
-    a.extend_from_slice(&common);
-    let (code, out, err, took) = run_bounded(&a);
-    eprintln!("tree: exit {code} in {took:?}");
+    let (code, out, err) = run_bounded(&["tree"], &common);
     assert_eq!(code, 0, "stderr: {err}");
     assert!(out.contains("dead") && out.contains("app"), "{out}");
-    let mut a = vec!["tree", "60"];
-    a.extend_from_slice(&common);
-    let (code, out, err, took) = run_bounded(&a);
-    eprintln!("tree 60: exit {code} in {took:?}");
+    let (code, out, err) = run_bounded(&["tree", "60"], &common);
     assert_eq!(code, 0, "stderr: {err}");
     assert!(out.contains("dead"), "{out}");
-    let mut a = vec!["check", "--max-zombies", "0"];
-    a.extend_from_slice(&common);
-    let (code, out, err, took) = run_bounded(&a);
-    eprintln!("check: exit {code} in {took:?}: {out}");
+    let (code, out, err) = run_bounded(&["check", "--max-zombies", "0"], &common);
     assert_eq!(code, 1, "1 zombie > 0; stderr: {err}");
     assert!(out.len() <= 81, "{out}");
-    let mut a = vec!["watch", "--iterations", "2", "--interval", "0.05", "--json"];
-    a.extend_from_slice(&common);
-    let (code, out, err, took) = run_bounded(&a);
-    eprintln!("watch: exit {code} in {took:?}");
+    let (code, out, err) = run_bounded(
+        &["watch", "--iterations", "2", "--interval", "0.05", "--json"],
+        &common,
+    );
     assert_eq!(code, 0, "stderr: {err}");
     assert_eq!(out.lines().count(), 2, "{out}");
     for l in out.lines() {
@@ -206,9 +201,7 @@ fn every_subcommand_finishes_on_a_hostile_tree_and_counts_the_entries() {
     }
 
     // serve, full scan: the scrape answers and counts the same errors.
-    let mut a = vec!["--scan", "full"];
-    a.extend_from_slice(&common);
-    let mut agent = Agent::start(&a);
+    let mut agent = Agent::start(&with(&["--scan", "full"], &common));
     let r = agent.get("/metrics", None);
     assert_eq!(r.status, 200, "{}", r.body);
     // The same 7, plus 1: the tree shows no host PID namespace (no kthreadd at pid 2), a failed
@@ -226,9 +219,7 @@ fn every_subcommand_finishes_on_a_hostile_tree_and_counts_the_entries() {
 
     // serve, accounting: the FIFO pids.current, the linked and the huge task lists are errors;
     // the walk goes on and the scrape answers.
-    let mut a = vec!["--scan", "accounting"];
-    a.extend_from_slice(&common);
-    let mut agent = Agent::start(&a);
+    let mut agent = Agent::start(&with(&["--scan", "accounting"], &common));
     let r = agent.get("/metrics", None);
     assert_eq!(r.status, 200, "{}", r.body);
     // 3, plus 1 for the failed host PID namespace check (above).
@@ -249,26 +240,15 @@ fn every_subcommand_finishes_on_a_hostile_tree_and_counts_the_entries() {
 fn names_with_backslashes_cannot_pass_for_control_characters() {
     let dir = temp_dir("zombies-names");
     let root = dir.0.join("proc");
-    write(
-        &root.join("1/stat"),
-        stat_line(1, "init", 'S', 0).as_bytes(),
-    );
-    write(
-        &root.join("50/stat"),
-        stat_line(50, "app", 'S', 1).as_bytes(),
-    );
-    write(
-        &root.join("60/stat"),
-        stat_line(60, "a\\nb", 'Z', 50).as_bytes(),
-    );
-    write(
-        &root.join("61/stat"),
-        stat_line(61, "a\nb", 'Z', 50).as_bytes(),
-    );
-    write(
-        &root.join("62/stat"),
-        stat_line(62, "c\x1b[31m", 'Z', 50).as_bytes(),
-    );
+    for (pid, comm, state, ppid) in [
+        (1, "init", 'S', 0),
+        (50, "app", 'S', 1),
+        (60, "a\\nb", 'Z', 50),
+        (61, "a\nb", 'Z', 50),
+        (62, "c\x1b[31m", 'Z', 50),
+    ] {
+        stat(&root, pid, comm, state, ppid);
+    }
     let p = root.to_str().unwrap();
     let common = [
         "--proc-root",
@@ -278,10 +258,8 @@ fn names_with_backslashes_cannot_pass_for_control_characters() {
         "--color",
         "never",
     ];
-    for sub in [&[][..], &["tree"][..]] {
-        let mut a = sub.to_vec();
-        a.extend_from_slice(&common);
-        let (code, out, err, _) = run_bounded(&a);
+    for a in [&[][..], &["tree"][..]] {
+        let (code, out, err) = run_bounded(a, &common);
         assert_eq!(code, 0, "{a:?}: {err}");
         assert!(out.contains(r"a\\nb"), "{a:?}:\n{out}");
         assert!(out.contains(r"a\nb"), "{a:?}:\n{out}");
@@ -289,9 +267,7 @@ fn names_with_backslashes_cannot_pass_for_control_characters() {
         assert!(!out.contains('\x1b'), "{a:?}: raw escape in\n{out}");
         assert!(!out.contains("a\nb"), "{a:?}: raw newline in a name\n{out}");
     }
-    let mut a = vec!["--json"];
-    a.extend_from_slice(&common);
-    let (_, out, _, _) = run_bounded(&a);
+    let (_, out, _) = run_bounded(&["--json"], &common);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let names: Vec<&str> = v["groups"][0]["zombies"]
         .as_array()
