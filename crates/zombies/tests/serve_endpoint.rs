@@ -106,6 +106,13 @@ fn host_bucket_lock() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Asserts each (series, value) of a scrape; shows the whole scrape when one differs.
+fn assert_samples(body: &str, want: &[(String, Option<f64>)]) {
+    for (series, value) in want {
+        assert_eq!(sample(body, series), *value, "{series} in\n{body}");
+    }
+}
+
 fn pod_and_host_zombies(mode: &str) {
     let _host = host_bucket_lock();
     let pod = FakePod::new("shop", "cart-7d9f", "app", 50);
@@ -121,33 +128,18 @@ fn pod_and_host_zombies(mode: &str) {
 
     // Known pod and container, no zombies yet: present at 0.
     let before = a.get("/metrics", None).body;
-    assert_eq!(
-        sample(&before, &format!("zombies_zombie_processes{c_series}")),
-        Some(0.0),
-        "{before}"
-    );
-    assert_eq!(
-        sample(&before, &format!("zombies_zombie_processes{pod_level}")),
-        Some(0.0)
-    );
-    assert_eq!(
-        sample(&before, &format!("zombies_observed_total{c_series}")),
-        Some(0.0)
-    );
-    assert_eq!(
-        sample(&before, &format!("zombies_pod_pids_max{pod2}")),
-        Some(50.0)
-    );
-    assert_eq!(
-        sample(&before, &format!("zombies_pod_pids_current{pod2}")),
-        Some(0.0)
+    assert_samples(
+        &before,
+        &[
+            (format!("zombies_zombie_processes{c_series}"), Some(0.0)),
+            (format!("zombies_zombie_processes{pod_level}"), Some(0.0)),
+            (format!("zombies_observed_total{c_series}"), Some(0.0)),
+            (format!("zombies_pod_pids_max{pod2}"), Some(50.0)),
+            (format!("zombies_pod_pids_current{pod2}"), Some(0.0)),
+            (format!("zombies_scrape_mode{{mode=\"{mode}\"}}"), Some(1.0)),
+        ],
     );
     let host_before = sample(&before, &format!("zombies_zombie_processes{host}")).unwrap();
-    assert_eq!(
-        sample(&before, &format!("zombies_scrape_mode{{mode=\"{mode}\"}}")),
-        Some(1.0),
-        "{before}"
-    );
 
     let t0 = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -159,28 +151,20 @@ fn pod_and_host_zombies(mode: &str) {
     outside.make(3, 3);
     let body = a.get("/metrics", None).body;
     promtool_check(&body);
-    assert_eq!(
-        sample(&body, &format!("zombies_zombie_processes{c_series}")),
-        Some(5.0),
-        "{body}"
-    );
-    assert_eq!(
-        sample(&body, &format!("zombies_zombie_processes{pod_level}")),
-        Some(0.0)
+    assert_samples(
+        &body,
+        &[
+            (format!("zombies_zombie_processes{c_series}"), Some(5.0)),
+            (format!("zombies_zombie_processes{pod_level}"), Some(0.0)),
+            (format!("zombies_observed_total{c_series}"), Some(5.0)),
+            // pids.current of the pod: the leaker and its 5 zombies.
+            (format!("zombies_pod_pids_current{pod2}"), Some(6.0)),
+        ],
     );
     let host_now = sample(&body, &format!("zombies_zombie_processes{host}")).unwrap();
     assert!(
         host_now >= host_before + 3.0 - 0.5,
         "host bucket {host_before} -> {host_now}"
-    );
-    assert_eq!(
-        sample(&body, &format!("zombies_observed_total{c_series}")),
-        Some(5.0)
-    );
-    // pids.current of the pod: the leaker and its 5 zombies.
-    assert_eq!(
-        sample(&body, &format!("zombies_pod_pids_current{pod2}")),
-        Some(6.0)
     );
     let first = sample(
         &body,
@@ -196,20 +180,16 @@ fn pod_and_host_zombies(mode: &str) {
     std::thread::sleep(Duration::from_millis(1100));
     leaker.make(2, 7);
     let body = a.get("/metrics", None).body;
-    assert_eq!(
-        sample(&body, &format!("zombies_zombie_processes{c_series}")),
-        Some(7.0)
-    );
-    assert_eq!(
-        sample(&body, &format!("zombies_observed_total{c_series}")),
-        Some(7.0)
-    );
-    assert_eq!(
-        sample(
-            &body,
-            &format!("zombies_oldest_first_seen_timestamp_seconds{pod2}")
-        ),
-        Some(first)
+    assert_samples(
+        &body,
+        &[
+            (format!("zombies_zombie_processes{c_series}"), Some(7.0)),
+            (format!("zombies_observed_total{c_series}"), Some(7.0)),
+            (
+                format!("zombies_oldest_first_seen_timestamp_seconds{pod2}"),
+                Some(first),
+            ),
+        ],
     );
 
     // Reaped: back to 0, the series stays, the counter does not go down, no timestamp.
@@ -221,16 +201,15 @@ fn pod_and_host_zombies(mode: &str) {
             n => Err(format!("zombies_zombie_processes{c_series} = {n:?}")),
         }
     });
-    assert_eq!(
-        sample(&body, &format!("zombies_observed_total{c_series}")),
-        Some(7.0)
-    );
-    assert_eq!(
-        sample(
-            &body,
-            &format!("zombies_oldest_first_seen_timestamp_seconds{pod2}")
-        ),
-        None
+    assert_samples(
+        &body,
+        &[
+            (format!("zombies_observed_total{c_series}"), Some(7.0)),
+            (
+                format!("zombies_oldest_first_seen_timestamp_seconds{pod2}"),
+                None,
+            ),
+        ],
     );
     drop(outside);
 }
