@@ -6,30 +6,9 @@
 use libfuzzer_sys::fuzz_target;
 use procmodel::model::printable;
 
-/// Inverse of `printable` on its own output.
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next().expect("a lone backslash at the end") {
-            '\\' => out.push('\\'),
-            'n' => out.push('\n'),
-            't' => out.push('\t'),
-            'r' => out.push('\r'),
-            'u' => {
-                assert_eq!(it.next(), Some('{'));
-                let hex: String = it.by_ref().take_while(|&c| c != '}').collect();
-                out.push(char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap());
-            }
-            other => panic!("unexpected escape \\{other} in {s:?}"),
-        }
-    }
-    out
-}
+#[path = "../common/unescape.rs"]
+mod unescape;
+use unescape::unescape;
 
 fuzz_target!(|data: &[u8]| {
     let p = printable(data);

@@ -8,6 +8,11 @@ use procmodel::model::printable;
 use procmodel::parse::{parse_stat, parse_status, split_cmdline};
 use proptest::prelude::*;
 
+// The same inverse of `printable` as the fuzz target names_json.
+#[path = "../../../fuzz/common/unescape.rs"]
+mod unescape;
+use unescape::unescape;
+
 fn stat_line(comm: &[u8], state: char, f: &[i64; 6]) -> Vec<u8> {
     let mut v = format!("{} (", f[0]).into_bytes();
     v.extend_from_slice(comm);
@@ -26,31 +31,6 @@ fn stat_line(comm: &[u8], state: char, f: &[i64; 6]) -> Vec<u8> {
         .as_bytes(),
     );
     v
-}
-
-/// Inverse of `printable` on its own output.
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next().expect("a lone backslash at the end") {
-            '\\' => out.push('\\'),
-            'n' => out.push('\n'),
-            't' => out.push('\t'),
-            'r' => out.push('\r'),
-            'u' => {
-                assert_eq!(it.next(), Some('{'));
-                let hex: String = it.by_ref().take_while(|&c| c != '}').collect();
-                out.push(char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap());
-            }
-            other => panic!("unexpected escape \\{other} in {s:?}"),
-        }
-    }
-    out
 }
 
 proptest! {

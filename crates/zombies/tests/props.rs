@@ -14,56 +14,17 @@ use expo::{encode, Family, Format, Kind};
 use http::{parse_head, Limits, Parsed};
 use proptest::prelude::*;
 
+// The same reader of a sample line as the fuzz target metrics_render.
+#[path = "../../../fuzz/common/parse_sample.rs"]
+mod parse_sample;
+use parse_sample::parse_sample;
+
 fn limits() -> Limits {
     Limits {
         max_head_bytes: 512,
         max_target_bytes: 64,
         ..Limits::default()
     }
-}
-
-/// Parses `name{k="v",...} value`, unescaping label values.
-fn parse_sample(line: &str) -> (String, Vec<String>, f64) {
-    let brace = line.find(['{', ' ']).unwrap();
-    let name = line[..brace].to_string();
-    let mut rest = &line[brace..];
-    let mut values = Vec::new();
-    if let Some(r) = rest.strip_prefix('{') {
-        rest = r;
-        loop {
-            if let Some(r) = rest.strip_prefix('}') {
-                rest = r;
-                break;
-            }
-            let r = rest.strip_prefix(',').unwrap_or(rest);
-            let eq = r.find("=\"").unwrap();
-            let mut val = String::new();
-            let mut chars = r[eq + 2..].char_indices();
-            let end = loop {
-                let (i, c) = chars.next().unwrap();
-                match c {
-                    '"' => break i,
-                    '\\' => match chars.next().unwrap().1 {
-                        'n' => val.push('\n'),
-                        '\\' => val.push('\\'),
-                        '"' => val.push('"'),
-                        o => panic!("bad escape \\{o} in {line:?}"),
-                    },
-                    c => val.push(c),
-                }
-            };
-            values.push(val);
-            rest = &r[eq + 2 + end + 1..];
-        }
-    }
-    let v = rest.strip_prefix(' ').unwrap();
-    let value = match v {
-        "NaN" => f64::NAN,
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        v => v.parse().unwrap(),
-    };
-    (name, values, value)
 }
 
 proptest! {
@@ -139,9 +100,9 @@ proptest! {
             let out = encode(std::slice::from_ref(&g), fmt);
             let got: Vec<_> = out.lines().filter(|l| !l.starts_with('#')).map(parse_sample).collect();
             prop_assert_eq!(got.len(), samples.len(), "{}", out);
-            for ((name, values, value), (a, b, v)) in got.iter().zip(&samples) {
+            for ((name, labels, value), (a, b, v)) in got.iter().zip(&samples) {
                 prop_assert_eq!(name, "zombies_prop");
-                prop_assert_eq!(values, &vec![a.clone(), b.clone()]);
+                prop_assert_eq!(labels, &vec![("a".to_string(), a.clone()), ("b".to_string(), b.clone())]);
                 prop_assert!(value == v || (value.is_nan() && v.is_nan()), "{} vs {}", value, v);
             }
             if fmt == Format::OpenMetrics {

@@ -14,27 +14,10 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The part of reaper's `sys` that `signals.rs` uses.
+/// The part of reaper's `sys` that `signals.rs` uses (a stand-in shared with the fuzz target).
 #[allow(dead_code)]
-mod sys {
-    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-    pub struct SigSet(pub u64);
-    impl SigSet {
-        pub const ALL: SigSet = SigSet(u64::MAX);
-        pub const fn of(sig: i32) -> SigSet {
-            SigSet(1u64 << (sig - 1))
-        }
-        pub const fn has(self, sig: i32) -> bool {
-            sig >= 1 && sig <= 64 && self.0 & (1u64 << (sig - 1)) != 0
-        }
-        pub const fn with(self, sig: i32) -> SigSet {
-            SigSet(self.0 | SigSet::of(sig).0)
-        }
-        pub const fn minus(self, other: SigSet) -> SigSet {
-            SigSet(self.0 & !other.0)
-        }
-    }
-}
+#[path = "../../../fuzz/common/sigset.rs"]
+mod sys;
 
 #[allow(dead_code)]
 #[path = "../../../crates/reaper/src/signals.rs"]
