@@ -617,6 +617,15 @@ impl Dockerd {
 
     /// [`Dockerd::start`] with more daemon flags (e.g. `--add-runtime NAME=PATH`).
     pub fn start_with(dir: &Path, init_path: &Path, extra: &[&std::ffi::OsStr]) -> Dockerd {
+        Dockerd::launch(dir, Some(init_path), extra)
+    }
+
+    /// A private dockerd with Docker's own init (for tests that never run `--init`).
+    pub fn start_without_init_path(dir: &Path) -> Dockerd {
+        Dockerd::launch(dir, None, &[])
+    }
+
+    fn launch(dir: &Path, init_path: Option<&Path>, extra: &[&std::ffi::OsStr]) -> Dockerd {
         require_root();
         let sock = dir.join("docker.sock");
         let log = dir.join("dockerd.log");
@@ -636,8 +645,11 @@ impl Dockerd {
                 "--bridge=none",
                 "--storage-driver=overlay2",
             ])
-            .arg("--init-path")
-            .arg(init_path)
+            .args(
+                init_path
+                    .iter()
+                    .flat_map(|p| [std::ffi::OsStr::new("--init-path"), p.as_os_str()]),
+            )
             .args(extra)
             .stdin(Stdio::null())
             .stdout(logfile.try_clone().unwrap())
