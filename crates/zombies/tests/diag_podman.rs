@@ -33,23 +33,8 @@ const PROBES: u64 = 8;
 fn podman_exec_probe_leak_named_rated_checked_and_labelled() {
     require_root("rootful podman needed");
     let img = BusyboxImage::build("zombies-diag", &["sh", "sleep"]);
-    let (name, image) = (img.name.clone(), img.image.clone());
-    let id = podman_ok(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--network",
-        "none",
-        "--pids-limit",
-        "64",
-        &image,
-        "/bin/sleep",
-        "3600",
-    ]);
-    let pid1: i32 = podman_ok(&["inspect", "--format", "{{.State.Pid}}", &name])
-        .parse()
-        .unwrap();
+    let name = img.name.clone();
+    let (id, pid1) = img.run_detached(&["--pids-limit", "64"], &["/bin/sleep", "3600"]);
 
     // The probes; between them, scans while each exec's conmon may still be a zombie of the
     // host's init: that init must never be named.
@@ -167,7 +152,7 @@ fn a_pid_1_injected_by_the_runtime_wrapper_is_said_so() {
     require_root("rootful podman needed");
     let wrapper = wrapper_dir();
     let img = BusyboxImage::build("zombies-wrapped", &["sh", "sleep"]);
-    let (name, image) = (img.name.clone(), img.image.clone());
+    let name = img.name.clone();
     struct RmDir(PathBuf);
     impl Drop for RmDir {
         fn drop(&mut self) {
@@ -176,20 +161,10 @@ fn a_pid_1_injected_by_the_runtime_wrapper_is_said_so() {
     }
     let _wrapper_dir = RmDir(wrapper.clone());
     let runtime = wrapper.join("reaper-oci");
-    podman_ok(&[
-        "run",
-        "-d",
-        "--runtime",
-        runtime.to_str().unwrap(),
-        "--name",
-        &name,
-        "--network",
-        "none",
-        &image,
-        "/bin/sleep",
-        "3600",
-    ]);
-    let pid1 = podman_ok(&["inspect", "--format", "{{.State.Pid}}", &name]);
+    let (_, pid1) = img.run_detached(
+        &["--runtime", runtime.to_str().unwrap()],
+        &["/bin/sleep", "3600"],
+    );
     let cmdline = std::fs::read(format!("/proc/{pid1}/cmdline")).unwrap();
     assert!(
         cmdline.starts_with(b"/dev/.reaper-init\0"),
@@ -225,7 +200,7 @@ fn a_pid_1_injected_by_the_runtime_wrapper_is_said_so() {
     assert!(leaks.is_empty(), "no leak under reaper: {leaks:?}");
     // `zombies tree PID` says who PID 1 is.
     let out = Command::new(zombies_bin())
-        .args(["tree", &pid1, "--color", "never"])
+        .args(["tree", &pid1.to_string(), "--color", "never"])
         .output()
         .unwrap();
     let tree = String::from_utf8_lossy(&out.stdout);

@@ -19,23 +19,9 @@ fn exec_orphan(name: &str) {
 fn podman_exec_orphans_under_a_pid1_that_never_waits() {
     require_root("rootful podman needed");
     let img = BusyboxImage::build("zombies-e2e", &["sh", "sleep", "true"]);
-    let (name, image) = (img.name.clone(), img.image.clone());
-    let id = podman_ok(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--network",
-        "none",
-        &image,
-        "/bin/busybox",
-        "sleep",
-        "3600",
-    ]);
+    let name = img.name.clone();
+    let (id, pid1) = img.run_detached(&[], &["/bin/busybox", "sleep", "3600"]);
     assert_eq!(id.len(), 64, "container id: {id}");
-    let pid1: i32 = podman_ok(&["inspect", "--format", "{{.State.Pid}}", &name])
-        .parse()
-        .unwrap();
 
     for _ in 0..3 {
         exec_orphan(&name);

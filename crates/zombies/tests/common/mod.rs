@@ -438,6 +438,15 @@ impl BusyboxImage {
         podman_ok(&["build", "-q", "-t", &me.image, me.ctx.to_str().unwrap()]);
         me
     }
+
+    /// `podman run -d --name NAME --network none OPTS... IMAGE CMD...`: the container's id and
+    /// the host pid of its PID 1.
+    pub fn run_detached(&self, opts: &[&str], cmd: &[&str]) -> (String, i32) {
+        let head = ["run", "-d", "--name", &self.name, "--network", "none"];
+        let id = podman_ok(&[&head[..], opts, &[&self.image], cmd].concat());
+        let pid1 = podman_ok(&["inspect", "--format", "{{.State.Pid}}", &self.name]);
+        (id, pid1.parse().unwrap())
+    }
 }
 
 impl Drop for BusyboxImage {
