@@ -210,20 +210,17 @@ fn the_installer_image_installs_a_working_wrapper() {
     // The DaemonSet's main container: reaper's pause mode, as a non-root user, stops at once.
     let name = unique("oci-installer-pause");
     let _c = remove_container_on_drop(&name);
-    must(
-        podman()
-            .args([
-                "run",
-                "-d",
-                "--name",
-                &name,
-                "--network",
-                "none",
-                "--read-only",
-            ])
-            .args(["--user", "65535:65535", "--entrypoint", "/reaper"])
-            .arg(&image)
-            .arg("pause"),
+    podman_run_detached(
+        &name,
+        &[
+            "--read-only",
+            "--user",
+            "65535:65535",
+            "--entrypoint",
+            "/reaper",
+            &image,
+            "pause",
+        ],
     );
     let pid = container_pid(&name);
     assert!(is_reaper(pid));

@@ -38,20 +38,8 @@ fn docker_container_named_from_a_private_data_root_with_the_docker_fix() {
     let image = "zombies-diag-busybox:test";
     ok(&["import", tar.to_str().unwrap(), image]);
     let name = unique("leaky");
-    let id = ok(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--network",
-        "none",
-        image,
-        "/bin/sleep",
-        "3600",
-    ]);
-    let pid1: i64 = ok(&["inspect", "-f", "{{.State.Pid}}", &name])
-        .parse()
-        .unwrap();
+    let id = d.run_detached(&name, &[image, "/bin/sleep", "3600"]);
+    let pid1 = d.container_pid(&name);
     for _ in 0..3 {
         ok(&[
             "exec",

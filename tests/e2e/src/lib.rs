@@ -232,6 +232,16 @@ pub fn podman() -> Command {
 }
 
 /// `podman` with another containers.conf (e.g. an overlay setting `infra_image`).
+/// `podman run -d --name NAME --network none ARGS...` (ARGS: more options, the image, the
+/// command), failing the test unless podman exits 0.
+pub fn podman_run_detached(name: &str, args: &[&str]) -> Out {
+    must(
+        podman()
+            .args(["run", "-d", "--name", name, "--network", "none"])
+            .args(args),
+    )
+}
+
 pub fn podman_with_conf(conf: &Path) -> Command {
     let mut c = Command::new("podman");
     c.env("CONTAINERS_CONF", conf);
@@ -701,13 +711,16 @@ impl Dockerd {
     }
 
     /// `docker run -d --name NAME --network none ARGS...` (ARGS: more options, the image, the
-    /// command).
-    pub fn run_detached(&self, name: &str, args: &[&str]) {
+    /// command); returns the container's id.
+    pub fn run_detached(&self, name: &str, args: &[&str]) -> String {
         must(
             self.cli()
                 .args(["run", "-d", "--name", name, "--network", "none"])
                 .args(args),
-        );
+        )
+        .stdout
+        .trim()
+        .to_string()
     }
 
     /// Host pid of container `name`'s PID 1, once it runs.

@@ -35,15 +35,7 @@ fn pause_image_runs_as_65535_and_stops_at_once_on_sigterm() {
 
     let name = unique("e2e-pause");
     let _ctr = remove_container_on_drop(&name);
-    must(podman().args([
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--network",
-        "none",
-        &images.pause,
-    ]));
+    podman_run_detached(&name, &[&images.pause]);
     let pid = container_pid(&name);
     assert!(is_reaper(pid), "the pause image's PID 1 should be reaper");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

@@ -56,17 +56,7 @@ fn reaper_as_the_image_entrypoint_leaves_no_zombie() {
     );
     let name = unique("e2e-entry");
     let _ctr = remove_container_on_drop(&name);
-    must(podman().args([
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--network",
-        "none",
-        "-e",
-        "REAPER_WARN_REAPED=1",
-        &image,
-    ]));
+    podman_run_detached(&name, &["-e", "REAPER_WARN_REAPED=1", &image]);
     check_reaped(&name);
 }
 
@@ -76,19 +66,16 @@ fn podman_run_init_with_reaper_as_init_path_leaves_no_zombie() {
     let name = unique("e2e-initpath");
     let _ctr = remove_container_on_drop(&name);
     let bin = reaper_bin();
-    must(podman().args([
-        "run",
-        "-d",
-        "--name",
+    podman_run_detached(
         &name,
-        "--network",
-        "none",
-        "--init",
-        "--init-path",
-        bin.to_str().unwrap(),
-        "-e",
-        "REAPER_WARN_REAPED=1",
-        &images.zombie_init,
-    ]));
+        &[
+            "--init",
+            "--init-path",
+            bin.to_str().unwrap(),
+            "-e",
+            "REAPER_WARN_REAPED=1",
+            &images.zombie_init,
+        ],
+    );
     check_reaped(&name);
 }
