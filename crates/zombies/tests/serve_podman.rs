@@ -12,7 +12,7 @@
 mod serve_support;
 
 use serve_support::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -37,6 +37,19 @@ fn static_bin() -> PathBuf {
         p.display()
     );
     p
+}
+
+/// The shipped agent image, built by the shipped script from `bin` as `localhost/zombies:TAG`;
+/// returns what the script printed.
+fn build_agent_image(bin: &Path, tag: &str) -> String {
+    ok(Command::new(repo().join("scripts/build-zombies-image.sh"))
+        .env(
+            "CONTAINERS_CONF",
+            repo().join("deploy/podman/containers.conf"),
+        )
+        .arg("--bin")
+        .arg(bin)
+        .args(["--tag", tag]))
 }
 
 fn podman() -> Command {
@@ -95,14 +108,7 @@ fn agent_image_in_a_pod_with_a_shared_pid_namespace() {
     };
 
     // The shipped image, by the shipped script.
-    let out = ok(Command::new(repo().join("scripts/build-zombies-image.sh"))
-        .env(
-            "CONTAINERS_CONF",
-            repo().join("deploy/podman/containers.conf"),
-        )
-        .arg("--bin")
-        .arg(&bin)
-        .args(["--tag", &tag]));
+    let out = build_agent_image(&bin, &tag);
     assert!(
         out.contains(&format!("ZOMBIES_IMAGE={agent_image}")),
         "{out}"
@@ -254,14 +260,7 @@ fn the_rendered_daemonset_container_sees_the_node() {
     let image = format!("localhost/zombies:{tag}");
     let name = unique("zombies-ds");
     let mut rm = RmContainer(name.clone(), image.clone(), Vec::new());
-    ok(Command::new(repo().join("scripts/build-zombies-image.sh"))
-        .env(
-            "CONTAINERS_CONF",
-            repo().join("deploy/podman/containers.conf"),
-        )
-        .arg("--bin")
-        .arg(&bin)
-        .args(["--tag", &tag]));
+    build_agent_image(&bin, &tag);
     let rendered = ok(Command::new(require_tool("kubectl"))
         .arg("kustomize")
         .arg(repo().join("deploy/kubernetes/overlays/default")));
