@@ -96,8 +96,7 @@ fn installs_binaries_and_dropins_into_a_host_root_idempotently() {
     }
     // Bad usage: a clear message, exit 2; a dynamic "reaper": refused, exit 1.
     let out = run(Command::new(INSTALLER).arg("--engine=docker"), CMD_TIMEOUT);
-    assert_eq!(out.status.code(), Some(2), "{}", out.describe());
-    assert!(out.stderr.contains("docker"), "{}", out.describe());
+    out.assert_refused(2, "docker");
     let bad = TempDir::new("oci-badfrom");
     fs::copy(w.wrapper(), bad.path().join("reaper-oci")).unwrap();
     fs::copy(which("sh"), bad.path().join("reaper")).unwrap();
@@ -109,12 +108,7 @@ fn installs_binaries_and_dropins_into_a_host_root_idempotently() {
             .arg(bad.path()),
         CMD_TIMEOUT,
     );
-    assert_eq!(out.status.code(), Some(1), "{}", out.describe());
-    assert!(
-        out.stderr.contains("dynamically linked"),
-        "{}",
-        out.describe()
-    );
+    out.assert_refused(1, "dynamically linked");
 }
 
 /// The static reaper-oci and reaper-oci-install: `$REAPER_OCI_STATIC_DIR` (scripts/test.sh sets it

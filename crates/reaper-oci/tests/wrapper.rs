@@ -246,8 +246,7 @@ fn refusals_leave_the_bundle_and_never_call_the_runtime() {
             .arg("ctr"),
         CMD_TIMEOUT,
     );
-    assert_eq!(out.status.code(), Some(1), "{}", out.describe());
-    assert!(out.stderr.contains("reaper.io/grace"), "{}", out.describe());
+    out.assert_refused(1, "reaper.io/grace");
     let logged = fs::read_to_string(&log).unwrap();
     let line: serde_json::Value = serde_json::from_str(logged.trim()).unwrap();
     assert_eq!(line["level"], "error");
@@ -267,12 +266,7 @@ fn refusals_leave_the_bundle_and_never_call_the_runtime() {
             .arg("ctr"),
         CMD_TIMEOUT,
     );
-    assert_eq!(out.status.code(), Some(1), "{}", out.describe());
-    assert!(
-        out.stderr.contains("dynamically linked"),
-        "{}",
-        out.describe()
-    );
+    out.assert_refused(1, "dynamically linked");
     assert!(called(t.path()).is_none());
     assert_eq!(fs::read(b.join("config.json")).unwrap(), original);
 
@@ -305,8 +299,7 @@ fn refusals_leave_the_bundle_and_never_call_the_runtime() {
                 .env_remove("REAPER_OCI_RUNTIME"),
             CMD_TIMEOUT,
         );
-        assert_eq!(out.status.code(), Some(1), "{}", out.describe());
-        assert!(out.stderr.contains(want), "{}", out.describe());
+        out.assert_refused(1, want);
     }
     // The wrapper's file name `reaper-oci-NAME` names the runtime NAME (on PATH) when neither the
     // flag nor the variable does.
@@ -404,12 +397,8 @@ fn killed_or_failing_mid_edit_leaves_the_original_config() {
         "inject=rename,renameat,renameat2:error=EIO",
     );
     assert!(temps.is_empty(), "{temps:?}");
-    assert_eq!(out.status.code(), Some(1), "{}", out.describe());
-    assert!(
-        out.stderr.contains("cannot rewrite") && out.stderr.contains("unchanged"),
-        "{}",
-        out.describe()
-    );
+    out.assert_refused(1, "cannot rewrite");
+    assert!(out.stderr.contains("unchanged"), "{}", out.describe());
     // fsync fails: the same.
     let (out, temps) = create_with_fault("oci-fail-fsync", "inject=fsync:error=EIO");
     assert!(out.stderr.contains("cannot rewrite"), "{}", out.describe());

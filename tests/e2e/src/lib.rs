@@ -148,6 +148,13 @@ impl Out {
             self.cmdline, self.status, self.elapsed, self.stdout, self.stderr
         )
     }
+
+    /// Asserts that the command exited with `code` and said `what` on stderr.
+    #[track_caller]
+    pub fn assert_refused(&self, code: i32, what: &str) {
+        assert_eq!(self.status.code(), Some(code), "{}", self.describe());
+        assert!(self.stderr.contains(what), "{}", self.describe());
+    }
 }
 
 /// Runs `cmd` (stdin: /dev/null) with a deadline and captures stdout and stderr. Panics when the
