@@ -29,6 +29,17 @@ fn group(v: &serde_json::Value, pid: i32) -> Option<&serde_json::Value> {
 
 const PROBES: u64 = 8;
 
+/// One `podman exec` probe whose shell leaves an orphan (a short sleep) in the container.
+fn probe(name: &str) {
+    let _ = podman(&[
+        "exec",
+        name,
+        "/bin/sh",
+        "-c",
+        "sleep 0.05 </dev/null >/dev/null 2>&1 & exit 0",
+    ]);
+}
+
 #[test]
 fn podman_exec_probe_leak_named_rated_checked_and_labelled() {
     require_root("rootful podman needed");
@@ -40,13 +51,7 @@ fn podman_exec_probe_leak_named_rated_checked_and_labelled() {
     // host's init: that init must never be named.
     let mut transient_seen = 0;
     for k in 1..=PROBES {
-        let _ = podman(&[
-            "exec",
-            &name,
-            "/bin/sh",
-            "-c",
-            "sleep 0.05 </dev/null >/dev/null 2>&1 & exit 0",
-        ]);
+        probe(&name);
         let (_, v) = report(&[]);
         assert!(
             group(&v, 1).is_none(),
@@ -173,13 +178,7 @@ fn a_pid_1_injected_by_the_runtime_wrapper_is_said_so() {
     );
     // The same probes as the leak above: reaper reaps them, nothing is reported for the container.
     for _ in 0..PROBES {
-        let _ = podman(&[
-            "exec",
-            &name,
-            "/bin/sh",
-            "-c",
-            "sleep 0.05 </dev/null >/dev/null 2>&1 & exit 0",
-        ]);
+        probe(&name);
     }
     // Every probe's orphan has ended and been reaped: PID 1 (reaper) has only the workload left.
     wait_until(
