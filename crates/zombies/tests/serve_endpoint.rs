@@ -354,10 +354,10 @@ fn never_creates_a_process(mode: &str) {
                 .iter()
                 .any(|s| l.contains(s))
         })
+        // A thread is not a process: the full scan reads `stat` files on several threads when the
+        // node has thousands of processes (as it may while other tests run).
+        .filter(|l| !l.contains("CLONE_THREAD"))
         .collect();
     assert_eq!(execs, 1, "only strace's exec of the agent:\n{trace}");
-    assert!(
-        forks.is_empty(),
-        "the agent created processes or threads:\n{trace}"
-    );
+    assert!(forks.is_empty(), "the agent created processes:\n{trace}");
 }
