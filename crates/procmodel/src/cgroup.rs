@@ -429,6 +429,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::too_many_lines)] // a table of cases, one per reference cgroup path
     fn every_reference_pattern() {
         use Driver::*;
         use Runtime::*;

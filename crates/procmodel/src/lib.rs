@@ -27,6 +27,7 @@
 //!
 //! The scanner never spawns a subprocess.
 #![deny(unsafe_code)]
+#![deny(clippy::too_many_lines)]
 #![warn(missing_docs)]
 
 pub mod accounting;

@@ -11,6 +11,7 @@
 //! See docs/runtime-wrapper.md for the rules (which containers are left alone, the annotations) and
 //! the engine recipes.
 #![deny(unsafe_code)]
+#![deny(clippy::too_many_lines)]
 
 pub mod cli;
 pub mod files;

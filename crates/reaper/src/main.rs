@@ -11,6 +11,7 @@
 //! * `signals`, `user`, `out`: names and numbers, `--user`, output lines;
 //! * `sys`: every `unsafe` block, as typed wrappers over system calls.
 #![deny(unsafe_code)]
+#![deny(clippy::too_many_lines)]
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 

@@ -5,6 +5,7 @@
 //! every flag can also be set by a `ZOMBIES_*` environment variable (shown in `--help`); a flag on
 //! the command line wins over the variable.
 #![deny(unsafe_code)]
+#![deny(clippy::too_many_lines)]
 
 #[cfg(feature = "gen-assets")]
 mod assets;
