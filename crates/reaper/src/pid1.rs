@@ -116,7 +116,26 @@ struct Orphans {
     count: u64,
     /// Read each orphan's name before releasing it (`-w`, `-v`): costs a `waitid` and a /proc read.
     naming: bool,
-    names: Vec<(Vec<u8>, u64)>,
+    /// Each name seen (at most 256) and how many orphans had it.
+    names: Vec<(Comm, u64)>,
+}
+
+/// A process name as `/proc/PID/comm` gives it: at most 15 bytes, never a NUL; stored in place
+/// (zero-padded) so that the table of names is one allocation.
+#[derive(PartialEq)]
+struct Comm([u8; 16]);
+
+impl Comm {
+    fn new(name: &[u8]) -> Comm {
+        let mut c = Comm([0; 16]);
+        let n = name.len().min(16);
+        c.0[..n].copy_from_slice(&name[..n]);
+        c
+    }
+    fn as_bytes(&self) -> &[u8] {
+        let n = self.0.iter().position(|&b| b == 0).unwrap_or(16);
+        &self.0[..n]
+    }
 }
 
 impl Orphans {
@@ -125,10 +144,11 @@ impl Orphans {
         if !self.naming {
             return;
         }
-        if let Some(e) = self.names.iter_mut().find(|(n, _)| n == name) {
+        let name = Comm::new(name);
+        if let Some(e) = self.names.iter_mut().find(|(n, _)| *n == name) {
             e.1 += 1;
         } else if self.names.len() < 256 {
-            self.names.push((name.to_vec(), 1));
+            self.names.push((name, 1));
         }
     }
 }
@@ -261,7 +281,7 @@ impl Core<'_> {
             .orphans
             .names
             .iter()
-            .map(|(n, c)| (&n[..], *c))
+            .map(|(n, c)| (n.as_bytes(), *c))
             .collect();
         while top.len() < 3 {
             let Some(best) = (0..names.len()).max_by_key(|&i| names[i].1) else {
@@ -318,21 +338,19 @@ fn descendants(root: i32) -> Vec<i32> {
         let Ok(task_dir) = core::ffi::CStr::from_bytes_until_nul(dir.as_bytes()) else {
             break;
         };
-        let mut tids = Vec::new();
-        let _ = sys::for_each_dir_entry(task_dir, |tid| tids.push(tid.to_vec()));
-        for tid in tids {
+        let _ = sys::for_each_dir_entry(task_dir, |tid| {
             let mut path = Line::new();
             path.s("/proc/")
                 .n(pid as i64)
                 .s("/task/")
-                .b(&tid)
+                .b(tid)
                 .s("/children");
             let children = read_proc(&path, &mut buf);
             let parsed = children
                 .split(|&c| c == b' ')
                 .filter_map(|f| signals::parse_uint(f, i32::MAX as u64));
             tree.extend(parsed.map(|p| p as i32));
-        }
+        });
         i += 1;
     }
     tree.remove(0);

@@ -66,18 +66,18 @@ pub fn resolve_in(spec: &[u8], passwd: &[u8], group: &[u8]) -> Result<Identity, 
         None => (spec, None),
     };
     // passwd: name:x:uid:gid:gecos:home:shell
-    let entry = passwd.split(|&c| c == b'\n').map(fields).find(|f| {
-        f.len() >= 4
+    let entry = passwd.split(|&c| c == b'\n').map(fields).find(|(f, n)| {
+        *n >= 4
             && (f[0] == user
                 || parse_uint(user, u32::MAX as u64)
                     .is_some_and(|u| Some(u) == parse_uint(f[2], u32::MAX as u64)))
     });
     let (uid, primary, name, home) = match (&entry, parse_uint(user, u32::MAX as u64)) {
-        (Some(f), _) => (
+        (Some((f, n)), _) => (
             parse_uint(f[2], u32::MAX as u64).ok_or(UserError::UnknownUser)? as u32,
             parse_uint(f[3], u32::MAX as u64).unwrap_or(0) as u32,
             Some(f[0]),
-            f.get(5).map(|h| h.to_vec()),
+            (*n > 5).then(|| f[5].to_vec()),
         ),
         // A numeric uid the image does not list: group 0, as Docker and runc do.
         (None, Some(u)) => (u as u32, 0, None, None),
@@ -90,8 +90,8 @@ pub fn resolve_in(spec: &[u8], passwd: &[u8], group: &[u8]) -> Result<Identity, 
             None => group
                 .split(|&c| c == b'\n')
                 .map(fields)
-                .find(|f| f.len() >= 3 && f[0] == g)
-                .and_then(|f| parse_uint(f[2], u32::MAX as u64))
+                .find(|(f, n)| *n >= 3 && f[0] == g)
+                .and_then(|(f, _)| parse_uint(f[2], u32::MAX as u64))
                 .ok_or(UserError::UnknownGroup)? as u32,
         },
     };
@@ -99,8 +99,8 @@ pub fn resolve_in(spec: &[u8], passwd: &[u8], group: &[u8]) -> Result<Identity, 
     let mut groups = Vec::new();
     groups.push(gid);
     if let Some(name) = name {
-        for f in group.split(|&c| c == b'\n').map(fields) {
-            if f.len() >= 4 && f[3].split(|&c| c == b',').any(|m| m == name) {
+        for (f, n) in group.split(|&c| c == b'\n').map(fields) {
+            if n >= 4 && f[3].split(|&c| c == b',').any(|m| m == name) {
                 if let Some(g) = parse_uint(f[2], u32::MAX as u64) {
                     if !groups.contains(&(g as u32)) {
                         groups.push(g as u32);
@@ -117,8 +117,16 @@ pub fn resolve_in(spec: &[u8], passwd: &[u8], group: &[u8]) -> Result<Identity, 
     })
 }
 
-fn fields(line: &[u8]) -> Vec<&[u8]> {
-    line.split(|&c| c == b':').collect()
+/// The first six `:`-separated fields of a line (all that is read of a passwd or group entry), and
+/// how many fields it has, counting at most six.
+fn fields(line: &[u8]) -> ([&[u8]; 6], usize) {
+    let mut f = [&line[..0]; 6];
+    let mut n = 0;
+    for (slot, field) in f.iter_mut().zip(line.split(|&c| c == b':')) {
+        *slot = field;
+        n += 1;
+    }
+    (f, n)
 }
 
 #[cfg(test)]
