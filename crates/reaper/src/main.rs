@@ -41,7 +41,7 @@ extern "C" {}
 
 #[cfg(not(test))]
 #[global_allocator]
-static ALLOCATOR: sys::Malloc = sys::Malloc;
+static ALLOCATOR: sys::Pages = sys::Pages;
 
 /// No code path of reaper panics by design; if one ever did, say so and exit rather than unwind.
 #[cfg(not(test))]
