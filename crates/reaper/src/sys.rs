@@ -322,11 +322,18 @@ pub enum Fork {
     Parent(i32),
 }
 
+// The C library's fork without the atfork handlers (musl and glibc 2.34+ have it): reaper registers
+// none, and musl's fork() brings its thread-creation lock with it (about 1 KiB of rwlock code).
+extern "C" {
+    fn _Fork() -> libc::pid_t;
+}
+
 /// fork(2). reaper is single-threaded, so the child may do anything the parent could.
 pub fn fork() -> Result<Fork> {
-    // SAFETY: reaper never starts a thread, so the child inherits a consistent address space
-    // (no lock held by another thread, a usable allocator).
-    match check(unsafe { libc::fork() })? {
+    // SAFETY: reaper never starts a thread and registers no atfork handler, so the child inherits a
+    // consistent address space (no lock held by another thread); _Fork resets the C library's own
+    // per-process state in the child as fork does.
+    match check(unsafe { _Fork() })? {
         0 => Ok(Fork::Child),
         pid => Ok(Fork::Parent(pid)),
     }
