@@ -2,9 +2,9 @@
 # Builds a release into dist/, offline, in one command:
 #
 #   reaper-VERSION-ARCH, zombies-VERSION-ARCH   static (musl), stripped, for each ARCH of $ARCHES
-#   reaper_VERSION_DEBARCH.deb, zombies_...deb  Debian packages for amd64 and arm64 (lintian-checked)
+#   reaper_VERSION_DEBARCH.deb, zombies_...deb  Debian packages per architecture (lintian-checked)
 #   reaper-image-VERSION.tar, pause-image-..., zombies-image-...
-#                                               multi-arch (amd64 + arm64) OCI archives, which
+#                                               multi-arch OCI archives, which
 #                                               `podman load` and `docker load` both read
 #   SHA256SUMS                                  over every file above (`sha256sum -c SHA256SUMS`)
 #   SIZES                                       bytes of every binary, per architecture
@@ -14,7 +14,7 @@
 #
 # Usage: scripts/release.sh [--out DIR]      (default: dist/, emptied first)
 # Environment:
-#   ARCHES       architectures to build (default "amd64 arm64"; 386 builds but is not shipped: README.md says why)
+#   ARCHES       architectures to build (default "amd64 arm64 386"; README.md lists the others and why not)
 #   SOURCE_URL   the project's home for the OCI source label and the Debian Homepage (default: the
 #                GitHub repository under Actions, else the git remote `origin`)
 #   MAINTAINER   the Debian Maintainer field (default: git's user.name <user.email>)
@@ -54,7 +54,7 @@ fi
 case "$SOURCE_URL" in https://*|http://*) ;; *) die "SOURCE_URL '$SOURCE_URL' is not an http(s) URL: set SOURCE_URL to the project's home page" ;; esac
 export SOURCE_URL
 export MAINTAINER=${MAINTAINER:-"$(git config user.name) <$(git config user.email)>"}
-arches=${ARCHES:-amd64 arm64}
+arches=${ARCHES:-amd64 arm64 386}
 case " $arches " in *" amd64 "*) ;; *) die "ARCHES must contain amd64" ;; esac
 case " $arches " in *" arm64 "*) ;; *) die "ARCHES must contain arm64" ;; esac
 
@@ -102,8 +102,8 @@ done
 say "generating zombies' man pages and shell completions"
 cargo run -q --locked -p zombies --features gen-assets -- __generate-assets "$work/assets" >&2
 
-# 3. Debian packages (amd64, arm64), each checked by lintian: an error fails the release.
-for a in amd64 arm64; do
+# 3. Debian packages (one per architecture), each checked by lintian: an error fails the release.
+for a in $arches; do
   for p in reaper zombies; do
     deb=$(scripts/release/deb.sh "$p" "$(debarch "$a")" "$version" "$out/$p-$version-$a" "$work/assets" "$out")
     say "lintian $(basename "$deb")"
@@ -111,15 +111,15 @@ for a in amd64 arm64; do
   done
 done
 
-# 4. Multi-arch OCI image archives (amd64 + arm64), FROM scratch: no emulation, no registry.
+# 4. Multi-arch OCI image archives (every architecture), FROM scratch: no emulation, no registry.
 ctx=$work/images
 mkdir -p "$ctx"
-for a in amd64 arm64; do cp "$out/reaper-$version-$a" "$out/zombies-$version-$a" "$ctx/"; done
+for a in $arches; do cp "$out/reaper-$version-$a" "$out/zombies-$version-$a" "$ctx/"; done
 image() { # image NAME TITLE DESCRIPTION
   local name=$1 list="localhost/reaper-release-$$-$1:$version"
   podman manifest create "$list" >/dev/null
   cleanup_cmds+=("podman manifest rm $list")
-  for a in amd64 arm64; do
+  for a in $arches; do
     local tag="localhost/reaper-release-$$-$name-$a:$version"
     podman build -q --layers=false --network none --platform "linux/$a" --build-arg "VERSION=$version" \
       --label "org.opencontainers.image.title=$2" \

@@ -149,11 +149,12 @@ struct KernelSigaction {
 const _: () =
     assert!(core::mem::size_of::<KernelSigaction>() == 3 * core::mem::size_of::<usize>() + 8);
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
 const SA_RESTORER: libc::c_ulong = 0x0400_0000;
 
-// x86_64 needs a user-space trampoline that calls rt_sigreturn when a handler returns; the C library
-// normally supplies it, but reaper calls rt_sigaction itself (see the module doc), so it brings its own.
+// x86_64 and x86 need a user-space trampoline that calls rt_sigreturn when a handler returns; the C
+// library normally supplies it, but reaper calls rt_sigaction itself (see the module doc), so it
+// brings its own.
 #[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
     ".globl reaper_sigreturn",
@@ -161,10 +162,60 @@ core::arch::global_asm!(
     "mov rax, 15", // __NR_rt_sigreturn
     "syscall",
 );
+#[cfg(target_arch = "x86")]
+core::arch::global_asm!(
+    ".globl reaper_sigreturn",
+    "reaper_sigreturn:",
+    "mov eax, 173", // __NR_rt_sigreturn
+    "int 0x80",
+);
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
 extern "C" {
     fn reaper_sigreturn();
+}
+
+// On x86 the handler is entered through a stub that aligns the stack to 16 bytes first. The i386 ABI
+// promises that alignment at every call, and the compiled handler relies on it (SSE spills to the
+// stack); the kernel sets the signal frame up that way, but emulators do not all do so (qemu-i386
+// before 8.1 aligns it to 8 bytes only, and the handler then faults). The stub calls the handler
+// whose address `set_disposition` stored in REAPER_X86_HANDLER (reaper has one handler).
+#[cfg(target_arch = "x86")]
+#[no_mangle]
+static REAPER_X86_HANDLER: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(0);
+#[cfg(target_arch = "x86")]
+core::arch::global_asm!(
+    ".globl reaper_x86_handler_entry",
+    "reaper_x86_handler_entry:",
+    "push ebp",
+    "mov ebp, esp",
+    "and esp, -16",
+    "sub esp, 4", // with the three arguments below, 16-byte aligned at the call
+    "push dword ptr [ebp+16]", // ucontext
+    "push dword ptr [ebp+12]", // siginfo
+    "push dword ptr [ebp+8]", // signal number
+    "call dword ptr [REAPER_X86_HANDLER]",
+    "mov esp, ebp",
+    "pop ebp",
+    "ret",
+);
+#[cfg(target_arch = "x86")]
+extern "C" {
+    fn reaper_x86_handler_entry();
+}
+
+/// The address the kernel is given for `handler`: the handler itself, or on x86 the aligning stub.
+fn handler_entry(handler: extern "C" fn(c_int, &libc::siginfo_t, *mut core::ffi::c_void)) -> usize {
+    #[cfg(target_arch = "x86")]
+    {
+        REAPER_X86_HANDLER.store(handler as usize, core::sync::atomic::Ordering::Relaxed);
+        reaper_x86_handler_entry as *const () as usize
+    }
+    #[cfg(not(target_arch = "x86"))]
+    {
+        handler as usize
+    }
 }
 
 /// What to do with a signal.
@@ -185,13 +236,13 @@ pub fn set_disposition(sig: i32, what: Disposition) -> Result<()> {
         Disposition::Default => (libc::SIG_DFL, 0),
         Disposition::Ignore => (libc::SIG_IGN, 0),
         Disposition::Handle(handler) => (
-            handler as usize,
+            handler_entry(handler),
             (libc::SA_RESTART | libc::SA_SIGINFO) as libc::c_ulong,
         ),
     };
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
     let (flags, restorer) = (flags | SA_RESTORER, reaper_sigreturn as *const () as usize);
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
     let restorer = 0usize;
     let act = KernelSigaction {
         handler,
@@ -256,7 +307,11 @@ pub fn sigtimedwait(set: SigSet, timeout_ms: Option<u64>) -> Result<Option<i32>>
         )
     };
     match check_long(r) {
-        Ok(sig) => Ok(Some(sig as i32)),
+        Ok(sig) => {
+            #[allow(clippy::unnecessary_cast)] // a no-op where `c_long` is 32 bits (x86)
+            let sig = sig as i32;
+            Ok(Some(sig))
+        }
         // A timeout, or a handler ran (a sent synchronous signal in pause mode): nothing taken.
         Err(Errno(libc::EAGAIN | libc::EINTR)) => Ok(None),
         Err(e) => Err(e),

@@ -20,7 +20,20 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Every architecture scripts/release.sh builds by default, and the qemu-user runner of each.
-const ARCHES: [(&str, Option<&str>); 2] = [("amd64", None), ("arm64", Some("qemu-aarch64-static"))];
+const ARCHES: [(&str, Option<&str>); 3] = [
+    ("amd64", None),
+    ("arm64", Some("qemu-aarch64-static")),
+    ("386", Some("qemu-i386-static")),
+];
+
+/// Debian's name of a release architecture.
+fn debarch(arch: &str) -> &str {
+    if arch == "386" {
+        "i386"
+    } else {
+        arch
+    }
+}
 
 fn version() -> String {
     let toml = fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap();
@@ -94,10 +107,6 @@ fn release_has_every_artifact_and_the_checksums_verify() {
     let mut expected = vec![
         "SHA256SUMS".to_string(),
         "SIZES".to_string(),
-        format!("reaper_{v}_amd64.deb"),
-        format!("reaper_{v}_arm64.deb"),
-        format!("zombies_{v}_amd64.deb"),
-        format!("zombies_{v}_arm64.deb"),
         format!("reaper-image-{v}.tar"),
         format!("pause-image-{v}.tar"),
         format!("zombies-image-{v}.tar"),
@@ -105,6 +114,8 @@ fn release_has_every_artifact_and_the_checksums_verify() {
     for (a, _) in ARCHES {
         expected.push(format!("reaper-{v}-{a}"));
         expected.push(format!("zombies-{v}-{a}"));
+        expected.push(format!("reaper_{v}_{}.deb", debarch(a)));
+        expected.push(format!("zombies_{v}_{}.deb", debarch(a)));
     }
     expected.sort();
     let mut found: Vec<String> = fs::read_dir(dist())
@@ -390,6 +401,12 @@ fn arm64_binaries_pass_the_core_checks_under_qemu_user() {
     zombies_checks("arm64");
 }
 
+#[test]
+fn i386_binaries_pass_the_core_checks_under_qemu_user() {
+    reaper_checks("386");
+    zombies_checks("386");
+}
+
 /// Installs the release's .deb files of `debarch` into an empty dpkg root and returns it.
 fn install_debs(debarch: &str) -> TempDir {
     let v = version();
@@ -545,6 +562,11 @@ fn arm64_debs_install_into_a_throwaway_root_and_run_under_qemu_user() {
     deb_checks("arm64", "arm64");
 }
 
+#[test]
+fn i386_debs_install_into_a_throwaway_root_and_run_under_qemu_user() {
+    deb_checks("i386", "386");
+}
+
 /// OCI labels of a loaded image, as `podman inspect` (or docker's) prints them.
 fn assert_labels(labels_json: &str, title: &str) {
     let labels: serde_json::Value = serde_json::from_str(labels_json.trim()).unwrap();
@@ -598,7 +620,7 @@ fn images_load_into_podman_and_the_released_reaper_reaps_incident_1() {
             "amd64",
             "podman load picks the host's architecture"
         );
-        // Both architectures are in the archive's index.
+        // Every release architecture is in the archive's index.
         let index = must(
             Command::new("tar")
                 .arg("-xOf")
@@ -624,7 +646,7 @@ fn images_load_into_podman_and_the_released_reaper_reaps_incident_1() {
             .map(|m| m["platform"]["architecture"].as_str().unwrap())
             .collect();
         arches.sort();
-        assert_eq!(arches, ["amd64", "arm64"], "{list}");
+        assert_eq!(arches, ["386", "amd64", "arm64"], "{list}");
     }
     let out = must(podman().args([
         "run",
@@ -699,7 +721,7 @@ fn images_load_into_a_private_dockerd() {
                 .arg("-i")
                 .arg(artifact(&format!("{name}-image-{v}.tar"))),
         );
-        for arch in ["amd64", "arm64"] {
+        for (arch, _) in ARCHES {
             let tag = format!("reaper/{name}:{v}-{arch}");
             assert!(
                 out.stdout.contains(&format!("Loaded image: {tag}")),
