@@ -63,7 +63,7 @@ fi
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-musl; then
   rustup target add aarch64-unknown-linux-musl >&2 || echo "setup: rustup target add aarch64-unknown-linux-musl failed; the arm64 VM test will fail" >&2
 fi
-# The 386 musl target, for `ARCHES="amd64 arm64 386" scripts/release.sh` (not shipped: README.md says why).
+# The 386 musl target: scripts/release.sh builds every release architecture.
 for t in i686-unknown-linux-musl; do
   if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx "$t"; then
     rustup target add "$t" >&2 || { echo "setup: rustup cannot add $t (scripts/release.sh needs it)" >&2; exit 1; }
